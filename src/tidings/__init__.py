@@ -1,0 +1,3 @@
+"""Tidings: self-hosted in-product communication."""
+
+__version__ = "0.1.0"

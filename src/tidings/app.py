@@ -1,0 +1,83 @@
+"""The ASGI application: one place builds the context and mounts every router."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tidings import __version__, migrate
+from tidings.clock import Clock, SystemClock
+from tidings.config import Settings
+from tidings.context import AppContext
+from tidings.crypto import SecretBox
+from tidings.db import Database
+from tidings.devices.api import client_router as devices_client
+from tidings.devices.server_api import server_router as devices_server
+from tidings.errors import install_error_handlers
+from tidings.events.api import client_router as events_client
+from tidings.events.server_api import server_router as events_server
+from tidings.ops.api import router as ops_router
+from tidings.ops.guards import RequestGuard
+from tidings.ops.logs import configure_logging
+from tidings.ops.metrics import MetricsMiddleware
+from tidings.ops.ratelimit import RateLimitMiddleware
+from tidings.privacy.api import router as privacy_router
+from tidings.users.api import client_router as users_client
+from tidings.users.server_api import server_router as users_server
+
+log = logging.getLogger("tidings.app")
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the app; the database is opened (and migrated when allowed) on startup."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.is_sqlite and settings.auto_migrate:
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
+        app.state.ctx = AppContext(
+            settings=settings,
+            db=db,
+            clock=clock or SystemClock(),
+            box=SecretBox(settings.effective_secret_key),
+        )
+        log.info("tidings started", extra={"database": db.engine.url.render_as_string()})
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="Tidings",
+        version=__version__,
+        summary="Self-hosted in-product communication: in-app, push, in-device.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (
+        ops_router,
+        users_client,
+        devices_client,
+        events_client,
+        users_server,
+        devices_server,
+        events_server,
+        privacy_router,
+    ):
+        app.include_router(router)
+    # Outermost first: metrics see every response, guards run before any parsing.
+    app.add_middleware(RateLimitMiddleware, settings=settings)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app

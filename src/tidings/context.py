@@ -1,0 +1,26 @@
+"""What every request handler may need, built once per process and kept on `app.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from tidings.clock import Clock
+from tidings.config import Settings
+from tidings.crypto import SecretBox
+from tidings.db import Database
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    clock: Clock
+    box: SecretBox
+
+
+def context(request: Request) -> AppContext:
+    """FastAPI dependency: the process's AppContext."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,158 @@
+"""Database wiring: engine, sessions, column types shared by every room.
+
+Writes go through `Database.write()`: on SQLite it is `BEGIN IMMEDIATE` (the write lock is
+taken up front, so a read-then-write transaction cannot fail on upgrade) behind an
+in-process lock (so writers queue cheaply instead of spinning in SQLite's busy handler);
+on PostgreSQL it is an ordinary transaction. Reads use `Database.read()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Table, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, always hands back timezone-aware UTC (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Database:
+    """One engine per process; hands out read and write sessions."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL"
+    ) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, sqlite_synchronous)
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            self.engine.execution_options(tidings_begin="BEGIN IMMEDIATE"), expire_on_commit=False
+        )
+        # SQLite has one writer; queueing here is far cheaper than its busy-wait.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one write transaction; committed on success, rolled back on error."""
+        if self._write_lock is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; it never commits."""
+        async with self._reader() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+        # Take transaction control from the driver so our BEGIN is the one SQLite sees.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA synchronous={synchronous}",
+            "PRAGMA busy_timeout=5000",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA cache_size=-65536",
+            "PRAGMA temp_store=MEMORY",
+        ):
+            cur.execute(pragma)
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("tidings_begin", "BEGIN"))
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, typed for Core statements."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def dialect_name(session: AsyncSession) -> str:
+    bind = session.bind
+    assert bind is not None, "session is not bound to an engine"
+    return bind.dialect.name
+
+
+def dialect_insert(session_or_name: Any, table: Any) -> Any:
+    """`INSERT` with ON CONFLICT support for the session's dialect (SQLite or PostgreSQL)."""
+    name = session_or_name if isinstance(session_or_name, str) else dialect_name(session_or_name)
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)

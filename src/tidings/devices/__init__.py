@@ -1,0 +1,1 @@
+"""Devices: where a user is reached, with auto-captured facts and a push address."""

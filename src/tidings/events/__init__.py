@@ -1,0 +1,1 @@
+"""Events: batch ingestion with per-event validation, dedupe and clock-skew correction."""

@@ -1,0 +1,5 @@
+"""Ops routes (placeholder while being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["ops"])

@@ -1,0 +1,1 @@
+"""Privacy: GDPR erase and export of one user and everything about them."""

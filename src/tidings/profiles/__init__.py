@@ -1,0 +1,1 @@
+"""Profiles: behaviour aggregates maintained on ingestion; targeting reads these."""

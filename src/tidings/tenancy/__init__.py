@@ -1,0 +1,1 @@
+"""Tenancy: workspaces, operators, apps and their API keys."""

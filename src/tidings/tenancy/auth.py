@@ -1,0 +1,121 @@
+"""The one access check: who is calling, with which key, for which app.
+
+Keys travel as `Authorization: Bearer <key>`. A write key (public, in SDKs) may only use
+client routes; a server key (secret) may use server routes within its scopes, and client
+routes too when it has the `write` scope (backend tracking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import Request
+
+from tidings.db import Database
+from tidings.errors import Forbidden, Unauthorized
+from tidings.tenancy import keys, queries
+
+KeyKind = Literal["write", "server"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    app_id: int
+    workspace_id: int
+    kind: KeyKind
+    scopes: frozenset[str]
+    key_id: int | None  # server key id; None for the write key
+    identity_secret_sealed: str
+    identity_verification: bool
+    settings: dict[str, object]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "missing API key: send `Authorization: Bearer <key>`", field="authorization"
+        )
+    return token.strip()
+
+
+async def authenticate(db: Database, token: str) -> Caller:
+    """Resolve a key to its caller, or raise 401 for an unknown or revoked key."""
+    async with db.read() as s:
+        if token.startswith(keys.WRITE_KEY_PREFIX):
+            app = await queries.app_by_write_key(s, token)
+            if app is None:
+                raise Unauthorized("unknown write key", field="authorization")
+            return Caller(
+                app.id,
+                app.workspace_id,
+                "write",
+                frozenset({"write"}),
+                None,
+                app.identity_secret_sealed,
+                app.identity_verification,
+                app.settings,
+            )
+        parts = keys.split_server_key(token)
+        if parts is None:
+            raise Unauthorized("malformed API key", field="authorization")
+        key = await queries.server_key_by_prefix(s, parts[0])
+        if key is None or not keys.server_key_matches(parts[1], key.secret_hash):
+            raise Unauthorized("unknown server key", field="authorization")
+        if key.revoked_at is not None:
+            raise Unauthorized(
+                "this server key was revoked", field="authorization", code="key_revoked"
+            )
+        app = await queries.get_app(s, key.app_id)
+        if app is None:
+            raise Unauthorized("unknown server key", field="authorization")
+        return Caller(
+            app.id,
+            app.workspace_id,
+            "server",
+            frozenset(key.scopes),
+            key.id,
+            app.identity_secret_sealed,
+            app.identity_verification,
+            app.settings,
+        )
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.ctx.db
+    return db
+
+
+async def client_caller(request: Request) -> Caller:
+    """Dependency for client (SDK) routes: a write key, or a server key with `write`."""
+    caller = await authenticate(database(request), _bearer(request))
+    if caller.kind == "server" and "write" not in caller.scopes:
+        raise Forbidden("this server key lacks the `write` scope", field="authorization")
+    request.state.caller = caller
+    return caller
+
+
+async def _server_caller(request: Request, scope: str) -> Caller:
+    caller = await authenticate(database(request), _bearer(request))
+    if caller.kind != "server":
+        raise Forbidden(
+            "a write key cannot call server routes; use a server key",
+            field="authorization",
+            code="wrong_key_type",
+        )
+    if scope not in caller.scopes:
+        raise Forbidden(f"this server key lacks the `{scope}` scope", field="authorization")
+    request.state.caller = caller
+    return caller
+
+
+async def server_reader(request: Request) -> Caller:
+    """Dependency for server routes that read."""
+    return await _server_caller(request, "read")
+
+
+async def server_writer(request: Request) -> Caller:
+    """Dependency for server routes that change data."""
+    return await _server_caller(request, "write")

@@ -1,0 +1,1 @@
+"""Users of an app: identity (external and anonymous ids), typed attributes, consent."""
