@@ -27,7 +27,7 @@ def _stamp(extras: str) -> str:
 
 def ensure_env(extras: str) -> None:
     """Create the virtual environment and install the project with `extras` if stale."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file may run on an older python3
         sys.exit(f"Tidings needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not (BIN / "python").exists():
         print(f"creating {VENV}", flush=True)

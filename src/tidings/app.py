@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             settings.database_url,
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            timeout_seconds=settings.db_timeout_seconds,
         )
         app.state.ctx = AppContext(
             settings=settings,

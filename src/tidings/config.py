@@ -38,6 +38,15 @@ class Settings(BaseSettings):
         description="NORMAL survives a crash of Tidings; FULL also survives power loss.",
     )
     db_pool_size: int = Field(10, ge=1, le=200)
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="How long a write waits for SQLite's lock before a 503."
+    )
+    db_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="PostgreSQL: connect and statement timeout, and the wait for a pooled "
+        "connection; past it a request answers 503 instead of hanging.",
+    )
     max_body_bytes: int = Field(512 * 1024, ge=1024)
     rate_limit_per_second: float = Field(
         2000.0, ge=0, description="Requests per second per API key; 0 disables."

@@ -6,12 +6,14 @@ Every 4xx/5xx body is `{"error": {"code": ..., "message": ..., "field": ...}}`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("tidings.errors")
@@ -116,25 +118,27 @@ def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str | None:
     return out or None
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
-    loc = tuple(first.get("loc", ()))
-    if loc and loc[0] in ("body", "query", "path", "header"):
-        loc = loc[1:]
+def from_validation_errors(errors: Sequence[Any]) -> TidingsError:
+    """The one error for pydantic/FastAPI validation errors: 400 for unreadable JSON,
+    else 422 naming the first bad field (all of them, up to 20, in `details`)."""
+    if not errors:
+        return ValidationFailed("invalid request", field="body")
+    first = errors[0]
     if first.get("type") == "json_invalid":
-        bad = BadRequest("request body is not valid JSON", code="malformed_json", field="body")
-        return JSONResponse(bad.body(), status_code=bad.status)
-    details = [
-        {
-            "field": field_path(
-                tuple(e["loc"][1:] if e["loc"] and e["loc"][0] == "body" else e["loc"])
-            ),
-            "message": e["msg"],
-        }
-        for e in errors[:20]
-    ]
-    err = ValidationFailed(str(first.get("msg")), field=field_path(loc) or "body", details=details)
+        return BadRequest("request body is not valid JSON", code="malformed_json", field="body")
+
+    def where(e: Any) -> str | None:
+        loc = tuple(e.get("loc", ()))
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]
+        return field_path(loc)
+
+    details = [{"field": where(e), "message": e["msg"]} for e in errors[:20]]
+    return ValidationFailed(str(first.get("msg")), field=where(first) or "body", details=details)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    err = from_validation_errors(exc.errors())
     return JSONResponse(err.body(), status_code=err.status)
 
 
@@ -165,6 +169,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body it cannot decode at all (e.g. invalid UTF-8).
+            bad = BadRequest("request body is not valid JSON", code="malformed_json", field="body")
+            return JSONResponse(bad.body(), status_code=bad.status)
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
         body = {
             "error": {
@@ -185,6 +193,16 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("database error")
         body = {"error": {"code": "internal", "message": "internal error", "field": None}}
         return JSONResponse(body, status_code=500)
+
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    @app.exception_handler(PoolTimeout)
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        # A connection reset or timed out below SQLAlchemy's DBAPI wrapping (asyncpg's
+        # connect raises these raw): the outcome is unknown, so the client must retry.
+        log.warning("database unreachable: %r", exc)
+        err = Unavailable("the database is busy or unreachable; retry shortly")
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -18,6 +18,7 @@ class Device(Base):
     __table_args__ = (
         UniqueConstraint("app_id", "device_id"),
         Index("ix_devices_push_address", "app_id", "push_provider", "push_address_hash"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,14 +1,20 @@
-"""Apply profile deltas and merge aggregates; never commit."""
+"""Apply profile deltas, merge and prune aggregates; never commit.
+
+The upserts are multi-row statements (see tidings.bulk): they run on every ingested batch.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.db import UTCDateTime, dialect_insert, dialect_name, table_of
+from tidings.bulk import Values, chunks, flat, placeholder, rows_sql
+from tidings.db import table_of
 from tidings.profiles.aggregate import ProfileDeltas
 from tidings.profiles.models import EventDailyCount, UserEventStat
 from tidings.users.models import User
@@ -18,126 +24,101 @@ _stats = table_of(UserEventStat)
 _users = table_of(User)
 
 
-def _daily_upsert(s: AsyncSession) -> Any:
-    ins = dialect_insert(s, _daily)
-    return ins.on_conflict_do_update(
-        index_elements=["user_id", "name", "day"],
-        set_={"count": _daily.c.count + ins.excluded.count},
+@lru_cache(maxsize=1024)
+def _upsert_daily(dialect: str, n: int) -> str:
+    return (
+        "INSERT INTO event_daily_counts (user_id, name, day, count) "
+        f"VALUES {rows_sql(dialect, n, 4)} "
+        "ON CONFLICT (user_id, name, day) DO UPDATE "
+        "SET count = event_daily_counts.count + excluded.count"
     )
 
 
-def _stats_upsert(s: AsyncSession) -> Any:
-    ins = dialect_insert(s, _stats)
-    ex = ins.excluded
-    return ins.on_conflict_do_update(
-        index_elements=["user_id", "name"],
-        set_={
-            "count": _stats.c.count + ex.count,
-            "first_at": case(
-                (ex.first_at < _stats.c.first_at, ex.first_at), else_=_stats.c.first_at
-            ),
-            "last_at": case((ex.last_at > _stats.c.last_at, ex.last_at), else_=_stats.c.last_at),
-        },
+@lru_cache(maxsize=1024)
+def _upsert_stats(dialect: str, n: int) -> str:
+    t = "user_event_stats"
+    return (
+        f"INSERT INTO {t} (user_id, name, first_at, last_at, count) "
+        f"VALUES {rows_sql(dialect, n, 5)} "
+        "ON CONFLICT (user_id, name) DO UPDATE SET "
+        f"count = {t}.count + excluded.count, "
+        f"first_at = CASE WHEN excluded.first_at < {t}.first_at THEN excluded.first_at "
+        f"ELSE {t}.first_at END, "
+        f"last_at = CASE WHEN excluded.last_at > {t}.last_at THEN excluded.last_at "
+        f"ELSE {t}.last_at END"
     )
 
 
-_touch_user = (
-    update(_users)
-    .where(_users.c.id == bindparam("uid"))
-    .values(
-        first_seen_at=case(
-            (_users.c.first_seen_at.is_(None), bindparam("first", type_=UTCDateTime())),
-            (
-                bindparam("first", type_=UTCDateTime()) < _users.c.first_seen_at,
-                bindparam("first", type_=UTCDateTime()),
-            ),
-            else_=_users.c.first_seen_at,
-        ),
-        last_seen_at=case(
-            (_users.c.last_seen_at.is_(None), bindparam("last", type_=UTCDateTime())),
-            (
-                bindparam("last", type_=UTCDateTime()) > _users.c.last_seen_at,
-                bindparam("last", type_=UTCDateTime()),
-            ),
-            else_=_users.c.last_seen_at,
-        ),
-        session_count=_users.c.session_count + bindparam("sessions"),
+@lru_cache(maxsize=4)
+def _touch_user(dialect: str) -> str:
+    first, last, sessions, uid = (placeholder(dialect, i) for i in (1, 2, 3, 4))
+    return (
+        "UPDATE users SET "
+        f"first_seen_at = CASE WHEN first_seen_at IS NULL OR {first} < first_seen_at "
+        f"THEN {first} ELSE first_seen_at END, "
+        f"last_seen_at = CASE WHEN last_seen_at IS NULL OR {last} > last_seen_at "
+        f"THEN {last} ELSE last_seen_at END, "
+        f"session_count = session_count + {sessions} "
+        f"WHERE id = {uid}"
     )
-)
 
 
-async def apply_deltas(s: AsyncSession, deltas: ProfileDeltas) -> None:
+async def _upsert(
+    conn: AsyncConnection, daily: Sequence[Sequence[Any]], stats: Sequence[Sequence[Any]]
+) -> None:
+    dialect = conn.dialect.name
+    for chunk in chunks(daily):
+        await conn.exec_driver_sql(_upsert_daily(dialect, len(chunk)), flat(chunk))
+    for chunk in chunks(stats):
+        await conn.exec_driver_sql(_upsert_stats(dialect, len(chunk)), flat(chunk))
+
+
+async def apply_deltas(conn: AsyncConnection, deltas: ProfileDeltas) -> None:
     """Upsert counts and totals, move first/last seen, add sessions, set last values."""
-    if deltas.daily:
-        await s.execute(
-            _daily_upsert(s),
-            [
-                {"user_id": u, "name": n, "day": d, "count": c}
-                for (u, n, d), c in deltas.daily.items()
-            ],
-        )
-    if deltas.stats:
-        await s.execute(
-            _stats_upsert(s),
-            [
-                {
-                    "user_id": u,
-                    "name": n,
-                    "first_at": st.first_at,
-                    "last_at": st.last_at,
-                    "count": st.count,
-                }
-                for (u, n), st in deltas.stats.items()
-            ],
-        )
+    v = Values(conn.dialect.name)
+    await _upsert(
+        conn,
+        [(u, n, v.day(d), c) for (u, n, d), c in deltas.daily.items()],
+        [
+            (u, n, v.time(s.first_at), v.time(s.last_at), s.count)
+            for (u, n), s in deltas.stats.items()
+        ],
+    )
     if deltas.users:
-        await s.execute(
-            _touch_user,
+        await conn.exec_driver_sql(
+            _touch_user(conn.dialect.name),
             [
-                {"uid": uid, "first": d.first_seen, "last": d.last_seen, "sessions": d.sessions}
+                (v.time(d.first_seen), v.time(d.last_seen), d.sessions, uid)
                 for uid, d in deltas.users.items()
             ],
         )
     for uid, d in deltas.users.items():
         if not d.last_values:
             continue
-        # Rare path (only for the app's chosen properties): read-modify-write under lock.
+        # Rare path (only the app's chosen properties): read-modify-write under the row lock.
         stmt = select(_users.c.last_values).where(_users.c.id == uid)
-        if dialect_name(s) == "postgresql":
+        if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
-        current = (await s.execute(stmt)).scalar_one()
-        merged = {**(current or {}), **{k: v for k, (_, v) in d.last_values.items()}}
-        await s.execute(update(_users).where(_users.c.id == uid).values(last_values=merged))
+        current = (await conn.execute(stmt)).scalar_one()
+        merged = {**(current or {}), **{k: val for k, (_, val) in d.last_values.items()}}
+        await conn.execute(update(_users).where(_users.c.id == uid).values(last_values=merged))
 
 
-async def merge_aggregates(s: AsyncSession, *, source_id: int, target_id: int) -> None:
+async def merge_aggregates(conn: AsyncConnection, *, source_id: int, target_id: int) -> None:
     """Add `source`'s counts and totals onto `target` and remove them from `source`."""
-    rows = (await s.execute(select(_daily).where(_daily.c.user_id == source_id))).all()
-    if rows:
-        await s.execute(
-            _daily_upsert(s),
-            [{"user_id": target_id, "name": r.name, "day": r.day, "count": r.count} for r in rows],
-        )
-    stats = (await s.execute(select(_stats).where(_stats.c.user_id == source_id))).all()
-    if stats:
-        await s.execute(
-            _stats_upsert(s),
-            [
-                {
-                    "user_id": target_id,
-                    "name": r.name,
-                    "first_at": r.first_at,
-                    "last_at": r.last_at,
-                    "count": r.count,
-                }
-                for r in stats
-            ],
-        )
-    await s.execute(delete(_daily).where(_daily.c.user_id == source_id))
-    await s.execute(delete(_stats).where(_stats.c.user_id == source_id))
+    v = Values(conn.dialect.name)
+    daily = (await conn.execute(select(_daily).where(_daily.c.user_id == source_id))).all()
+    stats = (await conn.execute(select(_stats).where(_stats.c.user_id == source_id))).all()
+    await _upsert(
+        conn,
+        [(target_id, r.name, v.day(r.day), r.count) for r in daily],
+        [(target_id, r.name, v.time(r.first_at), v.time(r.last_at), r.count) for r in stats],
+    )
+    await conn.execute(delete(_daily).where(_daily.c.user_id == source_id))
+    await conn.execute(delete(_stats).where(_stats.c.user_id == source_id))
 
 
-async def prune_daily_counts(s: AsyncSession, before: date) -> int:
+async def prune_daily_counts(conn: AsyncConnection, before: date) -> int:
     """Delete daily counts older than the rolling window; returns rows removed."""
-    result = await s.execute(delete(_daily).where(_daily.c.day < before))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = await conn.execute(delete(_daily).where(_daily.c.day < before))
+    return int(result.rowcount)

@@ -7,6 +7,7 @@ routes too when it has the `write` scope (backend tracking).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -41,8 +42,36 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+# Write keys are public and never revoked, and every SDK request carries one: their
+# callers are kept briefly so ingestion does not pay a database read per request (which
+# measured as the largest cost under load). App settings changes reach them within TTL.
+# Server keys are not cached, so a revocation takes effect on the next request.
+WRITE_KEY_TTL = 5.0
+_WRITE_KEY_CACHE_MAX = 10_000
+_write_keys: dict[str, tuple[float, Caller]] = {}
+
+
+def forget_cached_callers() -> None:
+    """Drop cached write-key callers (after changing an app's settings in this process)."""
+    _write_keys.clear()
+
+
 async def authenticate(db: Database, token: str) -> Caller:
     """Resolve a key to its caller, or raise 401 for an unknown or revoked key."""
+    if token.startswith(keys.WRITE_KEY_PREFIX):
+        cached = _write_keys.get(token)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < WRITE_KEY_TTL:
+            return cached[1]
+        caller = await _authenticate(db, token)
+        if len(_write_keys) >= _WRITE_KEY_CACHE_MAX:
+            _write_keys.clear()
+        _write_keys[token] = (now, caller)
+        return caller
+    return await _authenticate(db, token)
+
+
+async def _authenticate(db: Database, token: str) -> Caller:
     async with db.read() as s:
         if token.startswith(keys.WRITE_KEY_PREFIX):
             app = await queries.app_by_write_key(s, token)

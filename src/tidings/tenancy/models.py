@@ -16,6 +16,7 @@ SCOPES = ("read", "write")
 
 class Workspace(Base):
     __tablename__ = "workspaces"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -43,6 +44,7 @@ class App(Base):
     """One product of a workspace; owns users, devices and events."""
 
     __tablename__ = "apps"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(
@@ -61,6 +63,7 @@ class ServerKey(Base):
     """A secret key for the server API; only its hash is stored."""
 
     __tablename__ = "server_keys"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)

@@ -11,6 +11,7 @@ Concurrency-safe: creation is INSERT .. ON CONFLICT DO NOTHING, then re-read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -153,7 +154,9 @@ async def merge_users(s: AsyncSession, *, source_id: int, target_id: int, now: d
     assert src is not None and dst is not None
     for table in (Event, Device, AnonymousId):
         await s.execute(update(table).where(table.user_id == source_id).values(user_id=target_id))
-    await profile_queries.merge_aggregates(s, source_id=source_id, target_id=target_id)
+    await profile_queries.merge_aggregates(
+        await s.connection(), source_id=source_id, target_id=target_id
+    )
     # The identified user's own values win; the anonymous history fills the gaps.
     dst.attributes = {**src.attributes, **dst.attributes}
     dst.consent = {**src.consent, **dst.consent}
@@ -171,3 +174,116 @@ async def merge_users(s: AsyncSession, *, source_id: int, target_id: int, now: d
     await s.flush()
     await s.execute(delete(User).where(User.id == source_id))
     s.expunge(src)
+
+
+async def resolve_many(
+    s: AsyncSession, app_id: int, identities: Iterable[Identity], now: datetime
+) -> dict[Identity, Resolved]:
+    """`resolve` for many identities: known users in two queries, the rest one by one."""
+    wanted = set(identities)
+    found: dict[Identity, Resolved] = {}
+    by_ext = {w.external_id for w in wanted if w.external_id is not None}
+    by_anon = {w.anonymous_id for w in wanted if w.anonymous_id is not None}
+    ext_rows: dict[str, int] = {}
+    anon_rows: dict[str, tuple[int, str | None]] = {}
+    if by_ext:
+        rows = await s.execute(
+            select(User.external_id, User.id).where(
+                User.app_id == app_id, User.external_id.in_(by_ext)
+            )
+        )
+        ext_rows = {ext: uid for ext, uid in rows.all() if ext is not None}
+    if by_anon:
+        rows2 = await s.execute(
+            select(AnonymousId.anonymous_id, User.id, User.external_id)
+            .join(User, AnonymousId.user_id == User.id)
+            .where(AnonymousId.app_id == app_id, AnonymousId.anonymous_id.in_(by_anon))
+        )
+        anon_rows = {anon: (uid, ext) for anon, uid, ext in rows2.all()}
+    for who in wanted:
+        ext, anon = who.external_id, who.anonymous_id
+        if anon is None and ext in ext_rows:
+            found[who] = Resolved(ext_rows[ext], ext)
+        elif ext is None and anon in anon_rows:
+            found[who] = Resolved(anon_rows[anon][0], anon_rows[anon][1])
+        elif ext in ext_rows and anon in anon_rows and anon_rows[anon][0] == ext_rows[ext]:
+            found[who] = Resolved(ext_rows[ext], ext)
+    found.update(await _create_many(s, app_id, wanted - found.keys(), now))
+    merged_into: dict[int, int] = {}
+    for who in wanted - found.keys():
+        # New users, claims and merges: the careful path, one identity at a time.
+        found[who] = done = await resolve(s, app_id, who, now)
+        merged_into.update({gone: done.user_id for gone in done.merged_user_ids})
+    if merged_into:
+        # A merge in this loop may have removed a user another identity resolved to.
+        for who, res in found.items():
+            while res.user_id in merged_into:
+                res = Resolved(merged_into[res.user_id], res.external_id)
+            found[who] = res
+    return found
+
+
+async def _create_many(
+    s: AsyncSession, app_id: int, missing: set[Identity], now: datetime
+) -> dict[Identity, Resolved]:
+    """Create brand-new users named by one id only, in two statements.
+
+    Identities with both ids (claims, merges) and anything that loses a race are left
+    for `resolve`.
+    """
+    ext_only = sorted({w.external_id for w in missing if w.anonymous_id is None and w.external_id})
+    anon_only = sorted(
+        {w.anonymous_id for w in missing if w.external_id is None and w.anonymous_id}
+    )
+    if not ext_only and not anon_only:
+        return {}
+    users = table_of(User)
+    blank: dict[str, Any] = {
+        "app_id": app_id,
+        "attributes": {},
+        "consent": {},
+        "last_values": {},
+        "session_count": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    created: dict[Identity, Resolved] = {}
+    if ext_only:
+        stmt = (
+            dialect_insert(s, users)
+            .on_conflict_do_nothing(index_elements=["app_id", "external_id"])
+            .returning(users.c.id, users.c.external_id)
+        )
+        rows = await s.execute(stmt, [{**blank, "external_id": ext} for ext in ext_only])
+        for uid, ext in rows.all():
+            created[Identity(ext, None)] = Resolved(uid, ext)
+    if anon_only:
+        stmt = dialect_insert(s, users).returning(users.c.id, sort_by_parameter_order=True)
+        ids = list(
+            (await s.execute(stmt, [{**blank, "external_id": None} for _ in anon_only])).scalars()
+        )
+        aliases = dialect_insert(s, table_of(AnonymousId)).on_conflict_do_nothing(
+            index_elements=["app_id", "anonymous_id"]
+        )
+        await s.execute(
+            aliases,
+            [
+                {"app_id": app_id, "anonymous_id": anon, "user_id": uid, "created_at": now}
+                for anon, uid in zip(anon_only, ids, strict=True)
+            ],
+        )
+        owners = dict(
+            (
+                await s.execute(
+                    select(AnonymousId.anonymous_id, AnonymousId.user_id).where(
+                        AnonymousId.app_id == app_id, AnonymousId.anonymous_id.in_(anon_only)
+                    )
+                )
+            ).all()
+        )
+        lost = [uid for anon, uid in zip(anon_only, ids, strict=True) if owners[anon] != uid]
+        if lost:  # another writer created these anonymous users first: keep theirs
+            await s.execute(delete(User).where(User.id.in_(lost)))
+        for anon in anon_only:
+            created[Identity(None, anon)] = Resolved(owners[anon], None)
+    return created

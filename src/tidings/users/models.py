@@ -17,7 +17,8 @@ class User(Base):
     """An end user of an app, with its profile columns (see profiles/ for aggregates)."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("app_id", "external_id"),)
+    # AUTOINCREMENT: an erased user's id is never handed to someone else (SQLite).
+    __table_args__ = (UniqueConstraint("app_id", "external_id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)

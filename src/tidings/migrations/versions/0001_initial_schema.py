@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("created_at", tidings.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspaces")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "apps",
@@ -50,6 +51,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_apps")),
         sa.UniqueConstraint("write_key", name=op.f("uq_apps_write_key")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("apps", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_apps_workspace_id"), ["workspace_id"], unique=False)
@@ -129,6 +131,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_server_keys")),
         sa.UniqueConstraint("prefix", name=op.f("uq_server_keys_prefix")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("server_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_server_keys_app_id"), ["app_id"], unique=False)
@@ -170,6 +173,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("app_id", "external_id", name=op.f("uq_users_app_id_external_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_users_app_id"), ["app_id"], unique=False)
@@ -233,6 +237,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_devices")),
         sa.UniqueConstraint("app_id", "device_id", name=op.f("uq_devices_app_id_device_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,0 +1,102 @@
+"""`tidings demo`: seed a demo app with realistic users, print its keys, and serve it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tidings.cli.runtime import app_context, console, database_errors, ensure_schema, load_settings
+from tidings.cli.serve import serve_app
+from tidings.config import Settings
+from tidings.demo import generate, keyfile, seed
+from tidings.demo.examples import curl_examples
+from tidings.demo.keyfile import DemoKeys
+
+DEFAULT_DATABASE = Path("tidings-demo.db")
+
+
+async def _prepare(settings: Settings, database: Path, users: int) -> DemoKeys:
+    """Create or reuse the demo tenant, then seed the users not seeded yet."""
+    keys_path = keyfile.path_for(database)
+    async with app_context(settings) as ctx:
+        keys = await seed.ensure_tenant(ctx, keys_path)
+        if keys.seeded_users >= users:
+            console.print(f"reusing the demo app {keys.app_id} ({keys.seeded_users} users)")
+            return keys
+        before = keys.seeded_users
+        people = generate.generate(users, ctx.clock.now())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[events]} events"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(
+                "seeding users", total=users, completed=keys.seeded_users, events=0
+            )
+            stored = 0
+
+            def advance(events: int) -> None:
+                nonlocal stored
+                stored += events
+                progress.update(task, advance=1, events=stored)
+
+            await seed.seed(ctx, keys, people, keys_path, advance)
+        console.print(f"seeded {users - before} users and {stored} events into app {keys.app_id}")
+        return keys
+
+
+def _banner(url: str, keys: DemoKeys, keys_path: Path) -> None:
+    exports = (
+        f"export WRITE_KEY={keys.write_key}\n"
+        f"export SERVER_KEY={keys.server_key}\n"
+        f"export TIDINGS_URL={url}"
+    )
+    console.print(
+        Panel.fit(
+            f"[bold]Tidings demo[/] at [bold cyan]{url}[/]  (API docs: {url}/docs)\n"
+            f"workspace {keys.workspace_id}, app {keys.app_id}\n"
+            f"write key   {keys.write_key}   (public: SDKs)\n"
+            f"server key  {keys.server_key}   (secret: server API)\n"
+            f"keys kept in {keys_path} (mode 0600)",
+            title="ready",
+        ),
+        soft_wrap=True,
+    )
+    console.print("\nPaste into your shell:\n", style="bold")
+    console.print(exports, markup=False, soft_wrap=True)
+    console.print("\nThen try:\n", style="bold")
+    console.print(curl_examples(url), markup=False, soft_wrap=True)
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    users: Annotated[int, typer.Option(min=1, max=100_000, help="Demo users to create.")] = 300,
+    database: Annotated[
+        Path, typer.Option(help="SQLite file for the demo (its keys go next to it).")
+    ] = DEFAULT_DATABASE,
+) -> None:
+    """Seed a demo app with realistic users, devices and events, then serve it.
+
+    Creates a demo workspace and app (reused on later runs), a few hundred users with
+    devices and 60 days of events sent through the real ingestion path, prints the URL,
+    the keys and curl examples, and serves until Ctrl-C.
+    """
+    database = database.expanduser().resolve()
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port, auto_migrate=True
+    )
+    ensure_schema(settings)
+    with database_errors(settings):
+        keys = asyncio.run(_prepare(settings, database, users))
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    _banner(url, keys, keyfile.path_for(database))
+    serve_app(settings)

@@ -1,0 +1,1 @@
+"""Segments: named, reusable audience rules, with estimate, export and explain."""

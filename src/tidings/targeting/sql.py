@@ -1,0 +1,398 @@
+"""Checked rule → SQLAlchemy Core: a condition over `users`, and the audience of user ids.
+
+The same semantics as the Python compiler, on SQLite and PostgreSQL: every predicate is
+two-valued (a missing value makes `ne`/`not_in` true and everything else false, never
+NULL), behaviour reads the daily counts and totals, text folds ASCII only, datetimes
+compare as UTC text (PostgreSQL with `COLLATE "C"`), versions compare by `semver_key`.
+SQLite gets a few functions registered per connection (`prepare`/`install_functions`);
+PostgreSQL has `tidings_semver_key` from migration 0002 and does the rest in plain SQL.
+Children of `and`/`or` are ordered cheapest first (column tests before JSON, JSON before
+subqueries); evaluation order never changes a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, not_, or_, true
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.db import table_of
+from tidings.devices.models import Device as DeviceRow
+from tidings.profiles.models import EventDailyCount, UserEventStat
+from tidings.targeting import bucketing, regex, semver
+from tidings.targeting.geo import EARTH_RADIUS_KM, distance_km
+from tidings.targeting.operators import fold
+from tidings.targeting.rules import (
+    And,
+    Attribute,
+    Consent,
+    Device,
+    Event,
+    Near,
+    Not,
+    Or,
+    Percentage,
+    Rule,
+    Segment,
+)
+from tidings.targeting.windows import datetime_text, day_window, days_ago, parse_moment
+from tidings.users.models import User
+
+users = table_of(User)
+daily = table_of(EventDailyCount)
+stats = table_of(UserEventStat)
+devices = table_of(DeviceRow)
+
+Cond = ColumnElement[bool]
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_SYMBOL = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def audience(rule: Rule, *, app_id: int, dialect: str, now: datetime) -> Select[tuple[int]]:
+    """`SELECT users.id` of the app's users matching a checked rule at `now`."""
+    return sa.select(users.c.id).where(
+        users.c.app_id == app_id, condition(rule, dialect=dialect, now=now)
+    )
+
+
+def condition(rule: Rule, *, dialect: str, now: datetime) -> Cond:
+    """The rule as a never-NULL boolean over the `users` table."""
+    return _Compiler(dialect, now).node(rule)
+
+
+async def prepare(session: AsyncSession) -> None:
+    """Make the session's connection ready for compiled rules (SQLite functions)."""
+    conn = await session.connection()
+    if conn.dialect.name == "sqlite":
+        await conn.run_sync(prepare_sync)
+
+
+def prepare_sync(conn: sa.Connection) -> None:
+    """`prepare` for a synchronous connection."""
+    if conn.dialect.name != "sqlite":
+        return
+    pooled = conn.connection
+    if not pooled.info.get("tidings_targeting"):
+        install_functions(pooled.dbapi_connection)
+        pooled.info["tidings_targeting"] = True
+
+
+def install_functions(dbapi_connection: Any) -> None:
+    """Register the SQLite functions compiled rules call (same code as the Python side)."""
+    dbapi_connection.create_function("tidings_semver_key", 1, _semver_key, deterministic=True)
+    dbapi_connection.create_function("tidings_regexp", 3, _regexp, deterministic=True)
+    dbapi_connection.create_function("tidings_bucket", 2, _bucket, deterministic=True)
+    dbapi_connection.create_function("tidings_distance_km", 4, _distance, deterministic=True)
+
+
+def _semver_key(value: Any) -> str | None:
+    return semver.semver_key(value) if isinstance(value, str) else None
+
+
+def _regexp(pattern: str, case_insensitive: int, value: Any) -> int:
+    return int(isinstance(value, str) and regex.matches(pattern, bool(case_insensitive), value))
+
+
+def _bucket(seed: str, user_id: int) -> int:
+    return bucketing.bucket(seed, int(user_id))
+
+
+def _distance(lat: float, lon: float, lat0: float, lon0: float) -> float:
+    return distance_km(lat, lon, lat0, lon0)
+
+
+async def stream_ids(
+    session: AsyncSession, query: Select[tuple[int]], *, after: int = 0, batch: int = 1000
+) -> AsyncIterator[list[int]]:
+    """The query's user ids in ascending batches (keyset pages: no list of millions)."""
+    inner = query.subquery()
+    while True:
+        page = sa.select(inner.c.id).where(inner.c.id > after).order_by(inner.c.id).limit(batch)
+        ids = list((await session.execute(page)).scalars())
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+        if len(ids) < batch:
+            return
+
+
+class _Compiler:
+    def __init__(self, dialect: str, now: datetime) -> None:
+        if dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported dialect {dialect}")
+        self.pg = dialect == "postgresql"
+        self.now = now
+
+    # -- tree -----------------------------------------------------------------------
+    def node(self, rule: Rule) -> Cond:
+        if isinstance(rule, And):
+            if not rule.children:
+                return true()
+            return and_(*[self.node(c) for c in sorted(rule.children, key=cost)])
+        if isinstance(rule, Or):
+            if not rule.children:
+                return false()
+            return or_(*[self.node(c) for c in sorted(rule.children, key=cost)])
+        if isinstance(rule, Not):
+            return not_(self.node(rule.child))
+        if isinstance(rule, Attribute):
+            return self.attribute(rule)
+        if isinstance(rule, Event):
+            return self.event(rule)
+        if isinstance(rule, Device):
+            return self.device(rule)
+        if isinstance(rule, Consent):
+            return self.consent(rule.consent)
+        if isinstance(rule, Near):
+            return self.near(rule)
+        if isinstance(rule, Segment):
+            if rule.rule is None:
+                raise ValueError("segment references are resolved by check_rule before compiling")
+            return self.node(rule.rule)
+        if isinstance(rule, Percentage):
+            return self.percentage(rule)
+        raise TypeError(f"unknown rule node {rule!r}")
+
+    # -- attributes -----------------------------------------------------------------
+    def attribute(self, node: Attribute) -> Cond:
+        type_ = node.type
+        if type_ is None:
+            raise ValueError("check the rule before compiling it (attribute type unknown)")
+        if node.attribute.startswith("$"):
+            column = users.c[node.attribute[1:]]
+            return self.compare(column, type_, node.op, node.value, node.case_insensitive,
+                                as_text=False)
+        if type_ == "list":
+            return self.list_compare(node)
+        value = self.json_value(users.c.attributes, node.attribute, type_)
+        return self.compare(value, type_, node.op, node.value, node.case_insensitive, as_text=True)
+
+    def json_value(self, column: Any, name: str, type_: str) -> ColumnElement[Any]:
+        """The attribute as SQL, NULL when missing or of another JSON type."""
+        if self.pg:
+            doc = sa.type_coerce(column, JSONB)
+            item = doc.op("->", return_type=JSONB)(literal(name, sa.Text))
+            text = doc.op("->>", return_type=sa.Text)(literal(name, sa.Text))
+            kind = func.jsonb_typeof(item)
+            if type_ in ("string", "datetime"):
+                return sa.case((kind == "string", text))
+            if type_ == "number":
+                return sa.case((kind == "number", sa.cast(text, sa.Float)))
+            if type_ == "boolean":
+                return sa.case((kind == "boolean", sa.cast(text, sa.Boolean)))
+            raise ValueError(type_)
+        path = f'$."{name}"'
+        kind = func.json_type(column, path)
+        value = func.json_extract(column, path)
+        if type_ in ("string", "datetime"):
+            return sa.case((kind == "text", value))
+        if type_ == "number":
+            return sa.case((kind.in_(("integer", "real")), value))
+        if type_ == "boolean":
+            return sa.case((kind == "true", 1), (kind == "false", 0))
+        raise ValueError(type_)
+
+    def list_compare(self, node: Attribute) -> Cond:
+        name, op, ci = node.attribute, node.op, node.case_insensitive
+        if self.pg:
+            doc = sa.type_coerce(users.c.attributes, JSONB)
+            item = doc.op("->", return_type=JSONB)(literal(name, sa.Text))
+            is_list = func.jsonb_typeof(item) == "array"
+            elements = func.jsonb_array_elements(
+                sa.case((is_list, item), else_=sa.cast(literal("[]"), JSONB))
+            ).table_valued(sa.column("value", JSONB)).render_derived()
+            element_kind = func.jsonb_typeof(elements.c.value) == "string"
+            element = elements.c.value.op("#>>", return_type=sa.Text)(literal("{}", sa.Text))
+            source = elements
+        else:
+            path = f'$."{name}"'
+            is_list = func.coalesce(func.json_type(users.c.attributes, path), "") == "array"
+            elements = func.json_each(users.c.attributes, path).table_valued("value", "type")
+            element_kind = elements.c.type == "text"
+            element = elements.c.value
+            source = elements
+        if op == "exists":
+            return is_list if node.value is not False else not_(is_list)
+        text = self.fold(element) if ci else element
+        if op == "contains":
+            wanted: Any = text == (fold(node.value) if ci else node.value)
+        else:
+            wanted = text.in_([fold(v) if ci else v for v in node.value])
+        any_match = and_(is_list, exists(sa.select(1).select_from(source).where(element_kind, wanted)))
+        return not_(any_match) if op == "not_in" else any_match
+
+    def compare(
+        self, v: ColumnElement[Any], type_: str, op: str, x: Any, ci: bool, *, as_text: bool
+    ) -> Cond:
+        """`v op x` made two-valued, for a value that is NULL when missing."""
+        present = v.is_not(None)
+        if op == "exists":
+            return present if x is not False else v.is_(None)
+        if op in ("more_than_days_ago", "less_than_days_ago"):
+            moment = days_ago(self.now, float(x))
+            limit: Any = datetime_text(moment) if as_text else moment
+            target = self.ordered(v, as_text)
+            return and_(present, target < limit if op == "more_than_days_ago" else target > limit)
+        if op.startswith("semver_"):
+            key = self.semver(v)
+            wanted = semver.semver_key(x)
+            return and_(key.is_not(None), key.op(_SYMBOL[op.removeprefix("semver_")])(wanted))
+        if op == "regex":
+            return and_(present, self.regex(v, x, ci))
+        if type_ == "boolean" and not self.pg and as_text:
+            x = int(x)  # JSON booleans read as 1/0 on SQLite
+        if type_ == "datetime":
+            if not as_text:
+                x = [parse_moment(i) for i in x] if isinstance(x, list) else parse_moment(x)
+            v = self.ordered(v, as_text)
+        if ci:
+            v = self.fold(v)
+            x = [fold(i) for i in x] if isinstance(x, list) else fold(x)
+        if op == "ne":
+            return or_(v.is_(None), v != x)
+        if op == "not_in":
+            return or_(v.is_(None), v.not_in(x))
+        return and_(v.is_not(None), self.positive(v, op, x))
+
+    def positive(self, v: ColumnElement[Any], op: str, x: Any) -> Cond:
+        if op == "eq":
+            return v == x
+        if op == "in":
+            return v.in_(x)
+        if op == "contains":
+            found = func.strpos(v, x) if self.pg else func.instr(v, x)
+            return found > 0
+        if op == "starts_with":
+            return func.substr(v, 1, len(x)) == x
+        if op == "between":
+            return v.between(x[0], x[1])
+        if op in _SYMBOL:
+            return v.op(_SYMBOL[op])(x)
+        raise ValueError(f"no SQL for {op}")
+
+    def ordered(self, v: ColumnElement[Any], as_text: bool) -> ColumnElement[Any]:
+        """Datetime text must sort bytewise whatever the database's collation."""
+        return v.collate("C") if (self.pg and as_text) else v
+
+    def fold(self, v: ColumnElement[Any]) -> ColumnElement[Any]:
+        if self.pg:
+            return func.translate(v, _UPPER, _LOWER)
+        return func.lower(v)
+
+    def semver(self, v: ColumnElement[Any]) -> ColumnElement[Any]:
+        key = func.tidings_semver_key(v, type_=sa.Text)
+        return key.collate("C") if self.pg else key
+
+    def regex(self, v: ColumnElement[Any], pattern: str, ci: bool) -> Cond:
+        if self.pg:
+            return v.op("~*" if ci else "~", is_comparison=True)(pattern)
+        return func.tidings_regexp(pattern, int(ci), v, type_=sa.Integer) == 1
+
+    # -- behaviour ------------------------------------------------------------------
+    def event(self, node: Event) -> Cond:
+        name, op, value = node.event, node.op, node.value
+        mine = and_(daily.c.user_id == users.c.id, daily.c.name == name)
+        if op in ("streak", "not_within"):
+            since, today = day_window(self.now, int(value))
+            in_window = and_(mine, daily.c.day.between(since, today), daily.c.count > 0)
+            if op == "not_within":
+                return not_(exists(sa.select(1).where(in_window)))
+            days_seen = sa.select(func.count()).where(in_window).scalar_subquery()
+            return days_seen == int(value)
+        if op.startswith(("first_", "last_")):
+            column = stats.c.first_at if op.startswith("first_") else stats.c.last_at
+            limit = days_ago(self.now, float(value))
+            test = column < limit if "more_than" in op else column > limit
+            return exists(
+                sa.select(1).where(stats.c.user_id == users.c.id, stats.c.name == name, test)
+            )
+        if node.within_days is None:
+            count: ColumnElement[Any] = func.coalesce(
+                sa.select(stats.c.count)
+                .where(stats.c.user_id == users.c.id, stats.c.name == name)
+                .scalar_subquery(),
+                0,
+            )
+        else:
+            since, today = day_window(self.now, node.within_days)
+            count = (
+                sa.select(func.coalesce(func.sum(daily.c.count), 0))
+                .where(mine, daily.c.day.between(since, today))
+                .scalar_subquery()
+            )
+        return self.positive(count, op, value) if op != "ne" else count != value
+
+    # -- devices, consent, geo, percentage -------------------------------------------
+    def device(self, node: Device) -> Cond:
+        d = devices.alias("d")
+        tests = [
+            self.compare(d.c[f.field], "boolean" if f.field == "push_active" else "string",
+                         f.op, f.value, f.case_insensitive, as_text=False)
+            for f in node.where
+        ]
+        mine = d.c.user_id == users.c.id
+        if node.device == "any":
+            return exists(sa.select(1).where(mine, *tests))
+        return and_(
+            exists(sa.select(1).where(mine)),
+            not_(exists(sa.select(1).where(mine, not_(and_(*tests))))),
+        )
+
+    def consent(self, channel: str) -> Cond:
+        if self.pg:
+            doc = sa.type_coerce(users.c.consent, JSONB)
+            return func.coalesce(doc.op("@>", is_comparison=True)(
+                sa.cast(literal(f'{{"{channel}": true}}'), JSONB)), false())
+        return func.coalesce(func.json_type(users.c.consent, f'$."{channel}"'), "") == "true"
+
+    def near(self, node: Near) -> Cond:
+        lat0, lon0 = node.near
+        lat, lon = users.c.latitude, users.c.longitude
+        known = and_(lat.is_not(None), lon.is_not(None))
+        if not self.pg:
+            return and_(known, func.tidings_distance_km(lat, lon, lat0, lon0, type_=sa.Float)
+                        <= node.radius_km)
+        # The formula of geo.distance_km, term for term, so both sides round alike.
+        a = func.power(func.sin(func.radians(lat0 - lat) / 2), 2) + func.cos(
+            func.radians(lat)
+        ) * func.cos(func.radians(literal(lat0, sa.Float))) * func.power(
+            func.sin(func.radians(lon0 - lon) / 2), 2
+        )
+        km = 2 * EARTH_RADIUS_KM * func.asin(func.least(1.0, func.sqrt(a)))
+        return and_(known, km <= node.radius_km)
+
+    def percentage(self, node: Percentage) -> Cond:
+        limit = bucketing.threshold(node.percentage)
+        if not self.pg:
+            return func.tidings_bucket(node.seed, users.c.id, type_=sa.Integer) < limit
+        digest = func.md5(literal(node.seed, sa.Text) + ":" + sa.cast(users.c.id, sa.Text))
+        word = sa.cast(sa.cast(literal("x", sa.Text) + func.substr(digest, 1, 8),
+                               sa.dialects.postgresql.BIT(32)), sa.BigInteger)
+        return (word % bucketing.BUCKETS) < limit
+
+
+def cost(rule: Rule) -> int:
+    """A rough evaluation cost, to test cheap conditions first."""
+    if isinstance(rule, And | Or):
+        return sum(cost(c) for c in rule.children) + 1
+    if isinstance(rule, Not):
+        return cost(rule.child)
+    if isinstance(rule, Segment):
+        return cost(rule.rule) if rule.rule is not None else 1
+    if isinstance(rule, Attribute):
+        if rule.attribute.startswith("$"):
+            return 1
+        return 4 if rule.type == "list" else 2
+    if isinstance(rule, Consent):
+        return 2
+    if isinstance(rule, Percentage | Near):
+        return 3
+    return 10  # event and device conditions are subqueries
+
