@@ -26,6 +26,7 @@ from tidings.ops.logs import configure_logging
 from tidings.ops.metrics import MetricsMiddleware
 from tidings.ops.ratelimit import RateLimitMiddleware
 from tidings.privacy.api import router as privacy_router
+from tidings.profiles.retention import keep_pruning
 from tidings.users.api import client_router as users_client
 from tidings.users.server_api import server_router as users_server
 
@@ -55,9 +56,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             box=SecretBox(settings.effective_secret_key),
         )
         log.info("tidings started", extra={"database": db.engine.url.render_as_string()})
+        housekeeping = [asyncio.create_task(keep_pruning(app.state.ctx), name="prune-profiles")]
         try:
             yield
         finally:
+            for task in housekeeping:
+                task.cancel()
+            await asyncio.gather(*housekeeping, return_exceptions=True)
             await db.dispose()
 
     app = FastAPI(

@@ -80,7 +80,12 @@ class Database:
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+        kwargs: dict[str, Any] = {
+            "json_serializer": _dumps,
+            "json_deserializer": orjson.loads,
+            # Statement parameters hold push tokens and user data: keep them out of logs.
+            "hide_parameters": True,
+        }
         if not self.is_sqlite:
             kwargs.update(
                 pool_size=pool_size,

@@ -16,8 +16,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,11 @@ def post(client: httpx.Client, write_key: str, batch: Batch) -> httpx.Response |
     if resp.status_code == 200:
         out = resp.json()
         assert out["accepted"] + out["duplicates"] == len(batch.ids), out
+    return resp
+
+
+def answered(resp: httpx.Response | None) -> httpx.Response:
+    assert resp is not None, "no answer from the server"
     return resp
 
 
@@ -169,8 +175,8 @@ def test_a_locked_sqlite_answers_503_then_the_retry_stores_each_event_once(
         try:
             holder.execute("BEGIN IMMEDIATE")  # the write lock, held past the busy timeout
             with httpx.Client(base_url=live.url, timeout=30) as client:
-                resp = post(client, tenant.write_key, batch)
-                assert resp is not None and resp.status_code == 503, resp and resp.text
+                resp = answered(post(client, tenant.write_key, batch))
+                assert resp.status_code == 503, resp.text
                 assert int(resp.headers["retry-after"]) >= 1
                 assert resp.json()["error"]["code"] == "unavailable"
                 # Reads do not need the write lock: the server API still answers.
@@ -181,10 +187,10 @@ def test_a_locked_sqlite_answers_503_then_the_retry_stores_each_event_once(
             holder.close()
         assert sqlite_ids(path) == []
         with httpx.Client(base_url=live.url, timeout=30) as client:
-            first = post(client, tenant.write_key, batch)
-            again = post(client, tenant.write_key, batch)
-        assert first is not None and first.json()["accepted"] == 5
-        assert again is not None and again.json()["duplicates"] == 5
+            first = answered(post(client, tenant.write_key, batch))
+            again = answered(post(client, tenant.write_key, batch))
+        assert first.json()["accepted"] == 5
+        assert again.json()["duplicates"] == 5
         assert sorted(sqlite_ids(path)) == sorted(batch.ids)
 
 
@@ -239,20 +245,21 @@ def test_postgres_reset_or_black_holed_answers_503_never_200_then_loss(
         with LiveServer(settings_for(url, db_timeout_seconds=1.0)) as live:
             tenant = make_tenant(live)
             key = tenant.write_key
+            batches: list[Batch] = []
             with httpx.Client(base_url=live.url, timeout=30) as client:
                 # Deterministic: each fault answers 503 and stores nothing.
                 for mode in ("reset", "blackhole"):
                     proxy.set_mode(mode)
                     batch = Batch.new(5)
-                    resp = post(client, key, batch)
-                    assert resp is not None and resp.status_code == 503, resp and resp.text
+                    batches.append(batch)
+                    resp = answered(post(client, key, batch))
+                    assert resp.status_code == 503, resp.text
                     assert int(resp.headers["retry-after"]) >= 1
                     proxy.set_mode("pass")
                     assert set(batch.ids).isdisjoint(pg_ids(pg_database))
                     settle(client, key, [batch])
 
                 # Faults mid-run, while two clients keep sending.
-                batches: list[Batch] = []
                 stop = threading.Event()
 
                 def send() -> None:
@@ -281,8 +288,7 @@ def test_postgres_reset_or_black_holed_answers_503_never_200_then_loss(
                 for t in senders:
                     t.join()
                 answers = {o for b in batches for o in b.outcomes}
-                assert answers <= {200, 503}, answers
-                assert 503 in answers and 200 in answers
+                assert answers == {200, 503}, answers  # faults hit requests; nothing else answered
                 assert_ledger(pg_ids(pg_database), batches, settled=False)
                 settle(client, key, batches)
             assert_ledger(pg_ids(pg_database), batches, settled=True)
@@ -297,7 +303,7 @@ def create_tenant_offline(url: str) -> str:
     async def _create() -> str:
         db = Database(url)
         try:
-            now = __import__("datetime").datetime.now(__import__("datetime").UTC)
+            now = datetime.now(UTC)
             ws = await actions.create_workspace(db, "Crash", now=now)
             app = await actions.create_app(db, SecretBox(SECRET), ws, "Crash app", now=now)
             return app.write_key
@@ -374,23 +380,16 @@ def test_sigkill_mid_batch_loses_nothing_acked_and_retries_dedupe(tmp_path: Path
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     batches: list[Batch] = []
-    on_retry: Callable[[Subprocess], None]
-
-    def retry_unknown(server: Subprocess) -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
-            for batch in [b for b in batches if not b.acked]:
-                post(client, key, batch)
-
-    on_retry = retry_unknown
-    kills = 0
-    for _ in range(12):
+    rounds = 12
+    for _ in range(rounds):
         server = Subprocess(url, tmp_path)
         server.wait_ready()
         # What the last crash left must be all-or-nothing per batch, with every ack kept.
         assert_ledger(sqlite_ids(path), batches, settled=False)
-        on_retry(server)
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for batch in [b for b in batches if not b.acked]:
+                post(client, key, batch)  # the retry may itself be cut short by the next kill
         run_round(server, key, batches, kill_after=rng.uniform(0.05, 0.6))
-        kills += 1
     server = Subprocess(url, tmp_path)
     server.wait_ready()
     try:
@@ -400,6 +399,6 @@ def test_sigkill_mid_batch_loses_nothing_acked_and_retries_dedupe(tmp_path: Path
     finally:
         server.kill(signal.SIGTERM)
     unknown = sum(1 for b in batches if not isinstance(b.outcomes[0], int))
-    assert kills == 12 and len(batches) > kills, f"seed {seed}"
+    assert len(batches) > rounds, f"seed {seed}"
     assert_ledger(sqlite_ids(path), batches, settled=True)
     print(f"I8 seed={seed} batches={len(batches)} unknown-at-first={unknown}")

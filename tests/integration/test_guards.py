@@ -29,15 +29,13 @@ LIMIT = 512 * 1024  # Settings.max_body_bytes default, which the live server use
 def stored(sql: sa.Engine, tenant: Tenant) -> tuple[int, int, int]:
     """(events, dropped events, users) stored for the tenant's app."""
     with sql.connect() as conn:
-        return tuple(  # type: ignore[return-value]
-            conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE app_id = :a"), {"a": a})
-            .scalar_one()
-            for table, a in (
-                ("events", tenant.app_id),
-                ("dropped_events", tenant.app_id),
-                ("users", tenant.app_id),
-            )
+        events, dropped, users = (
+            conn.execute(
+                sa.text(f"SELECT count(*) FROM {table} WHERE app_id = :a"), {"a": tenant.app_id}
+            ).scalar_one()
+            for table in ("events", "dropped_events", "users")
         )
+    return events, dropped, users
 
 
 def batch(n: int = 3, pad: int = 0) -> dict[str, Any]:
@@ -64,9 +62,7 @@ def assert_error(resp: httpx.Response, status: int, code: str, field: str | None
 def test_malformed_json_is_400_and_stores_nothing(
     client: httpx.Client, tenant: Tenant, sql: sa.Engine
 ) -> None:
-    resp = client.post(
-        "/v1/track", content=b'{"events": [{"name": "x"', headers=headers(tenant)
-    )
+    resp = client.post("/v1/track", content=b'{"events": [{"name": "x"', headers=headers(tenant))
     assert_error(resp, 400, "malformed_json", "body")
     assert stored(sql, tenant) == (0, 0, 0)
 

@@ -1,4 +1,4 @@
-"""I5: every route × every kind of key, built from the app's real routes.
+"""I5: every route against every kind of key, built from the app's real routes.
 
 A route added later is covered automatically: its tag (`client`, `server`, `ops`) and the
 access dependency it uses (`server_reader` / `server_writer`) decide what it must answer.
@@ -78,12 +78,12 @@ def api_routes(app: FastAPI) -> list[ApiRoute]:
         int_params = frozenset(
             p.name for p in dependant.path_params if p.field_info.annotation is int
         )
-        for method in sorted(route.methods - {"HEAD"}):
+        for method in sorted((route.methods or set()) - {"HEAD"}):
             out.append(
                 ApiRoute(
                     method=method,
                     path=getattr(view, "path_format", None) or route.path_format,
-                    tags=frozenset(getattr(view, "tags", None) or route.tags),
+                    tags=frozenset(str(t) for t in getattr(view, "tags", None) or route.tags),
                     dependencies=frozenset(_dependency_names(dependant)),
                     int_params=int_params,
                 )
@@ -93,8 +93,8 @@ def api_routes(app: FastAPI) -> list[ApiRoute]:
 
 def call(client: httpx.Client, route: ApiRoute, auth: str | None) -> httpx.Response:
     headers = {"Authorization": auth} if auth else {}
-    body = {"json": {}} if route.method in ("POST", "PUT", "PATCH") else {}
-    return client.request(route.method, route.url(), headers=headers, **body)
+    body: dict[str, Any] | None = {} if route.method in ("POST", "PUT", "PATCH") else None
+    return client.request(route.method, route.url(), headers=headers, json=body)
 
 
 Expectation = Callable[[httpx.Response], bool]

@@ -483,11 +483,6 @@ def test_chosen_properties_keep_their_last_value(
     assert user.last_values == {"plan": "pro", "seats": 10}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="profiles/queries.py apply_deltas merges last_values by arrival, not event time: "
-    "an older event arriving in a later batch overwrites a newer value",
-)
 def test_a_late_older_event_does_not_overwrite_a_newer_last_value(
     client: httpx.Client, live: LiveServer, tenant: Tenant, sql: sa.Engine
 ) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tidings.cli.runtime import app_context, console, database_errors, ensure_schema, load_settings
@@ -54,26 +53,21 @@ async def _prepare(settings: Settings, database: Path, users: int) -> DemoKeys:
 
 
 def _banner(url: str, keys: DemoKeys, keys_path: Path) -> None:
-    exports = (
-        f"export WRITE_KEY={keys.write_key}\n"
-        f"export SERVER_KEY={keys.server_key}\n"
-        f"export TIDINGS_URL={url}"
+    # Plain lines, never wrapped or boxed: keys and commands must survive copy and paste.
+    lines = (
+        f"\nTidings demo is serving at {url} (interactive API docs: {url}/docs)",
+        f"workspace {keys.workspace_id}, app {keys.app_id}; keys kept in {keys_path} (mode 0600)",
+        f"write key  {keys.write_key}  (public: for SDKs)",
+        f"server key {keys.server_key}  (secret: for your servers)",
+        "\nPaste into your shell:\n",
+        f"export WRITE_KEY={keys.write_key}",
+        f"export SERVER_KEY={keys.server_key}",
+        f"export TIDINGS_URL={url}",
+        "\nThen try:\n",
+        curl_examples(url),
     )
-    console.print(
-        Panel.fit(
-            f"[bold]Tidings demo[/] at [bold cyan]{url}[/]  (API docs: {url}/docs)\n"
-            f"workspace {keys.workspace_id}, app {keys.app_id}\n"
-            f"write key   {keys.write_key}   (public: SDKs)\n"
-            f"server key  {keys.server_key}   (secret: server API)\n"
-            f"keys kept in {keys_path} (mode 0600)",
-            title="ready",
-        ),
-        soft_wrap=True,
-    )
-    console.print("\nPaste into your shell:\n", style="bold")
-    console.print(exports, markup=False, soft_wrap=True)
-    console.print("\nThen try:\n", style="bold")
-    console.print(curl_examples(url), markup=False, soft_wrap=True)
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
 
 
 def demo(

@@ -16,14 +16,14 @@ def curl_examples(url: str) -> str:
     u = EXAMPLE_USER
     return f"""\
 # 1. Identify a user with typed attributes (write key: what an SDK sends)
-curl -s {url}/v1/identify \\
+curl -s -w '\\n' {url}/v1/identify \\
   -H "Authorization: Bearer $WRITE_KEY" -H "Content-Type: application/json" \\
   -d '{{"external_id": "{u}", "attributes": {{"name": "Ada Lovelace", "plan": "pro", "seats": 5,
        "signup_date": "2025-11-02T09:30:00Z", "beta_tester": true}},
        "locale": "en-GB", "timezone": "Europe/London", "consent": {{"push": true, "inapp": true}}}}'
 
 # 2. Register the user's phone with its push address (FCM token)
-curl -s {url}/v1/devices \\
+curl -s -w '\\n' {url}/v1/devices \\
   -H "Authorization: Bearer $WRITE_KEY" -H "Content-Type: application/json" \\
   -d '{{"external_id": "{u}", "device_id": "ada-pixel-8", "platform": "android",
        "manufacturer": "Google", "model": "Pixel 8", "os_name": "Android", "os_version": "14",
@@ -32,10 +32,11 @@ curl -s {url}/v1/devices \\
        "push": {{"provider": "fcm", "address": "{EXAMPLE_FCM_TOKEN}"}}}}'
 
 # 3. Track a batch of events (each judged on its own; message_id makes retries safe)
-curl -s {url}/v1/track \\
+curl -s -w '\\n' {url}/v1/track \\
   -H "Authorization: Bearer $WRITE_KEY" -H "Content-Type: application/json" \\
   -d '{{"external_id": "{u}", "device_id": "ada-pixel-8", "events": [
-        {{"name": "$session_start", "message_id": "{u}-1"}},
+        {{"name": "$session_start", "properties": {{"app_version": "4.0.0"}},
+         "message_id": "{u}-1"}},
         {{"name": "$screen_view", "properties": {{"screen": "Pricing"}}, "message_id": "{u}-2"}},
         {{"name": "purchase", "properties": {{"amount": 12, "currency": "GBP"}},
          "message_id": "{u}-3"}}]}}'

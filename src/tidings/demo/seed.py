@@ -113,7 +113,7 @@ async def seed_user(ctx: AppContext, caller: Caller, user: DemoUser) -> int:
     stored = 0
     if user.anonymous_events:
         batch = TrackIn(events=list(user.anonymous_events), anonymous_id=user.anonymous_id)
-        out = await track(ctx, caller, batch)
+        out = TrackOut.model_validate(await track(ctx, caller, batch))
         _check(out, user)
         stored += out.accepted
     await identify(ctx, caller, IdentifyIn.model_validate(user.identify))
@@ -121,7 +121,8 @@ async def seed_user(ctx: AppContext, caller: Caller, user: DemoUser) -> int:
         await register(ctx, caller, DeviceIn.model_validate(device))
     for start in range(0, len(user.events), MAX_EVENTS):
         chunk = user.events[start : start + MAX_EVENTS]
-        out = await track(ctx, caller, TrackIn(events=list(chunk), external_id=user.external_id))
+        batch = TrackIn(events=list(chunk), external_id=user.external_id)
+        out = TrackOut.model_validate(await track(ctx, caller, batch))
         _check(out, user)
         stored += out.accepted
     return stored

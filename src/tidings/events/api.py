@@ -34,9 +34,10 @@ async def track(
     """Store up to 500 events; each is judged on its own and reported in `results`."""
     # Parsed here rather than by FastAPI: pydantic's own JSON parser and one serialization
     # of plain results are a measurable share of ingestion (bench/ingest.py).
+    body = await request.body()
     try:
-        batch = TrackIn.model_validate_json(await request.body())
+        batch = TrackIn.model_validate_json(body)
     except ValidationError as exc:
         raise from_validation_errors(exc.errors()) from exc
-    out = await ingest.track(ctx, caller, batch)
+    out = await ingest.track(ctx, caller, batch, body_bytes=len(body))
     return Response(orjson.dumps(out), media_type="application/json")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from tidings.context import AppContext
 from tidings.errors import ValidationFailed, field_path
@@ -31,24 +31,42 @@ class _Rejected(Exception):
         self.error = {"code": code, "message": message, "field": field}
 
 
+_ALL_EVENTS = TypeAdapter(list[EventIn])
+
+
 def _judge(
-    i: int, raw: Any, batch: TrackIn, sent_at: datetime | None, now: datetime
+    i: int,
+    raw: Any,
+    batch: TrackIn,
+    sent_at: datetime | None,
+    now: datetime,
+    *,
+    parsed: EventIn | None = None,
+    check_size: bool = True,
 ) -> tuple[PendingEvent, list[str]]:
-    """The event at `batch.events[i]`, ready to store, with its warnings; or _Rejected."""
+    """The event at `batch.events[i]`, ready to store, with its warnings; or _Rejected.
+
+    `parsed` is the event already validated; `check_size=False` when the whole body is
+    smaller than one event may be.
+    """
     where = f"events[{i}]"
-    try:
-        size = len(orjson.dumps(raw))
-    except TypeError as exc:
-        raise _Rejected("invalid", f"not JSON-encodable: {exc}", where) from exc
-    if size > MAX_EVENT_BYTES:
-        raise _Rejected(
-            "event_too_large", f"{size} bytes; an event is at most {MAX_EVENT_BYTES}", where
-        )
-    try:
-        ev = EventIn.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise _Rejected("invalid", first["msg"], field_path((where, *first["loc"]))) from exc
+    if check_size:
+        try:
+            size = len(orjson.dumps(raw))
+        except TypeError as exc:
+            raise _Rejected("invalid", f"not JSON-encodable: {exc}", where) from exc
+        if size > MAX_EVENT_BYTES:
+            raise _Rejected(
+                "event_too_large", f"{size} bytes; an event is at most {MAX_EVENT_BYTES}", where
+            )
+    if parsed is not None:
+        ev = parsed
+    else:
+        try:
+            ev = EventIn.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise _Rejected("invalid", first["msg"], field_path((where, *first["loc"]))) from exc
     ext = ev.external_id if ev.external_id is not None else batch.external_id
     anon = ev.anonymous_id if ev.anonymous_id is not None else batch.anonymous_id
     if ext is None and anon is None:
@@ -75,8 +93,14 @@ def _judge(
     return pending, list(placed.warnings)
 
 
-async def track(ctx: AppContext, caller: Caller, batch: TrackIn) -> dict[str, Any]:
-    """Store a batch; returns a `TrackOut`-shaped dict (plain: it is built per event)."""
+async def track(
+    ctx: AppContext, caller: Caller, batch: TrackIn, *, body_bytes: int | None = None
+) -> dict[str, Any]:
+    """Store a batch; returns a `TrackOut`-shaped dict (plain: it is built per event).
+
+    `body_bytes`, the size of the request body when known, lets small batches skip the
+    per-event size check (no event can be larger than the body that carries it).
+    """
     now = ctx.clock.now()
     try:
         sent_at = timing.parse_time(batch.sent_at)
@@ -86,9 +110,22 @@ async def track(ctx: AppContext, caller: Caller, batch: TrackIn) -> dict[str, An
     results: list[dict[str, Any]] = []
     valid: list[PendingEvent] = []
     dropped: list[dict[str, Any]] = []
+    check_size = body_bytes is None or body_bytes > MAX_EVENT_BYTES
+    try:  # the usual case: every event is well-formed, so validate them in one call
+        parsed: list[EventIn] | None = _ALL_EVENTS.validate_python(batch.events)
+    except ValidationError:
+        parsed = None
     for i, raw in enumerate(batch.events):
         try:
-            ev, warnings = _judge(i, raw, batch, sent_at, now)
+            ev, warnings = _judge(
+                i,
+                raw,
+                batch,
+                sent_at,
+                now,
+                parsed=parsed[i] if parsed is not None else None,
+                check_size=check_size,
+            )
         except _Rejected as rej:
             results.append(
                 {

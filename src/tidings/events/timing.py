@@ -40,7 +40,8 @@ def parse_time(value: object) -> datetime | None:
             raise TimeError("epoch number out of range") from exc
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            # 3.11+ reads a trailing "Z" itself; RFC 3339 allows a lowercase one too.
+            parsed = datetime.fromisoformat(value[:-1] + "Z" if value.endswith("z") else value)
         except ValueError as exc:
             raise TimeError("not an ISO-8601 datetime") from exc
         if parsed.tzinfo is None:

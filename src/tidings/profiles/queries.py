@@ -5,8 +5,8 @@ The upserts are multi-row statements (see tidings.bulk): they run on every inges
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -96,12 +96,34 @@ async def apply_deltas(conn: AsyncConnection, deltas: ProfileDeltas) -> None:
         if not d.last_values:
             continue
         # Rare path (only the app's chosen properties): read-modify-write under the row lock.
-        stmt = select(_users.c.last_values).where(_users.c.id == uid)
+        stmt = select(_users.c.last_values, _users.c.last_values_at).where(_users.c.id == uid)
         if conn.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
-        current = (await conn.execute(stmt)).scalar_one()
-        merged = {**(current or {}), **{k: val for k, (_, val) in d.last_values.items()}}
-        await conn.execute(update(_users).where(_users.c.id == uid).values(last_values=merged))
+        values, times = (await conn.execute(stmt)).one()
+        fresh = {k: (iso_utc(ts), val) for k, (ts, val) in d.last_values.items()}
+        values, times = newest_values((values or {}, times or {}), fresh)
+        await conn.execute(
+            update(_users)
+            .where(_users.c.id == uid)
+            .values(last_values=values, last_values_at=times)
+        )
+
+
+def iso_utc(ts: datetime) -> str:
+    """Fixed-width ISO UTC text, so comparing the strings compares the times."""
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def newest_values(
+    current: tuple[Mapping[str, Any], Mapping[str, str]],
+    incoming: Mapping[str, tuple[str, Any]],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Last values with their times: per property, the later one wins (ties: incoming)."""
+    values, times = dict(current[0]), dict(current[1])
+    for prop, (at, value) in incoming.items():
+        if prop not in times or at >= times[prop]:
+            values[prop], times[prop] = value, at
+    return values, times
 
 
 async def merge_aggregates(conn: AsyncConnection, *, source_id: int, target_id: int) -> None:

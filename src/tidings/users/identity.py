@@ -23,6 +23,7 @@ from tidings.db import dialect_insert, table_of
 from tidings.devices.models import Device
 from tidings.events.models import Event
 from tidings.profiles import queries as profile_queries
+from tidings.profiles.queries import newest_values
 from tidings.users.models import AnonymousId, User
 
 
@@ -72,6 +73,7 @@ async def _create_user(s: AsyncSession, app_id: int, external_id: str | None, no
         "attributes": {},
         "consent": {},
         "last_values": {},
+        "last_values_at": {},
         "session_count": 0,
         "created_at": now,
         "updated_at": now,
@@ -160,7 +162,10 @@ async def merge_users(s: AsyncSession, *, source_id: int, target_id: int, now: d
     # The identified user's own values win; the anonymous history fills the gaps.
     dst.attributes = {**src.attributes, **dst.attributes}
     dst.consent = {**src.consent, **dst.consent}
-    dst.last_values = {**src.last_values, **dst.last_values}
+    dst.last_values, dst.last_values_at = newest_values(
+        (dst.last_values, dst.last_values_at),
+        {k: (src.last_values_at.get(k, ""), v) for k, v in src.last_values.items()},
+    )
     for attr in ("locale", "timezone", "country", "region", "city", "latitude", "longitude"):
         if getattr(dst, attr) is None:
             setattr(dst, attr, getattr(src, attr))
@@ -243,6 +248,7 @@ async def _create_many(
         "attributes": {},
         "consent": {},
         "last_values": {},
+        "last_values_at": {},
         "session_count": 0,
         "created_at": now,
         "updated_at": now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db import Base, JSONType, UTCDateTime
@@ -40,6 +40,10 @@ class User(Base):
     session_count: Mapped[int] = mapped_column(Integer, default=0)
     # Last value of the app's chosen event properties: {"plan": "pro", ...}
     last_values: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # When each last value happened (ISO UTC): a late, older event never overwrites it.
+    last_values_at: Mapped[dict[str, str]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -69,7 +70,9 @@ class IdentifyIn(IdentityIn):
     )
     locale: str | None = Field(None, pattern=LOCALE_PATTERN, max_length=35)
     timezone: str | None = Field(None, max_length=64, description="IANA name, e.g. Asia/Tehran")
-    consent: dict[str, bool] = Field(default_factory=dict, description=f"Per channel: {CHANNELS}")
+    consent: dict[str, StrictBool] = Field(
+        default_factory=dict, description=f"Per channel, true or false: {CHANNELS}"
+    )
     location: Location | None = None
 
     @field_validator("timezone")

@@ -166,6 +166,12 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column(
+            "last_values_at",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
         sa.Column("created_at", tidings.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", tidings.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
