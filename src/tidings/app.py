@@ -26,6 +26,7 @@ from tidings.ops.logs import configure_logging
 from tidings.ops.metrics import MetricsMiddleware
 from tidings.ops.ratelimit import RateLimitMiddleware
 from tidings.privacy.api import router as privacy_router
+from tidings.segments.api import router as segments_router
 from tidings.profiles.retention import keep_pruning
 from tidings.users.api import client_router as users_client
 from tidings.users.server_api import server_router as users_server
@@ -81,10 +82,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         devices_server,
         events_server,
         privacy_router,
+        segments_router,
     ):
         app.include_router(router)
-    # Outermost first: metrics see every response, guards run before any parsing.
-    app.add_middleware(RateLimitMiddleware, settings=settings)
+    # Added innermost first. Requests pass metrics (which see every response), then the
+    # rate limit (refusing before any body is read), then the guards, then the routes.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -159,7 +159,8 @@ def test_routes_with_parameters_are_labelled_by_template(
 
 def test_ops_routes_are_never_rate_limited_but_the_api_is(bare_sqlite: str) -> None:
     migrate.upgrade(bare_sqlite)
-    settings = server_settings(bare_sqlite, rate_limit_per_second=0.5, rate_limit_burst=3)
+    # One token per 100 s: no refill can sneak in between these requests, however slow.
+    settings = server_settings(bare_sqlite, rate_limit_per_second=0.01, rate_limit_burst=3)
     with LiveServer(settings) as live, httpx.Client(base_url=live.url) as c:
         for _ in range(3):
             for path in ("/healthz", "/readyz", "/metrics"):

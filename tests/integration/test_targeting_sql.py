@@ -3,7 +3,7 @@
 Each backend gets its own fresh, migrated database for this module, so profiles can be
 written with the ids the spec and the generators give them (percentage buckets hash the
 user id). Three checks: every spec case through SQL; a Hypothesis agreement property
-(random rules × random profiles: closure membership == query membership); and the
+(random rules x random profiles: closure membership == query membership); and the
 profile loader returning exactly the profile that was written.
 """
 
@@ -22,8 +22,8 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests.conftest import PG_ADMIN_URL, Backend
+
 from tidings import migrate
 from tidings.db import Database, table_of
 from tidings.devices.models import Device
@@ -148,7 +148,13 @@ def write_profiles(db: TargetingDb, profiles: list[Profile]) -> None:
         if rows:
             conn.execute(sa.insert(daily), rows)
         rows = [
-            {"user_id": p.id, "name": n, "first_at": s.first_at, "last_at": s.last_at, "count": s.count}
+            {
+                "user_id": p.id,
+                "name": n,
+                "first_at": s.first_at,
+                "last_at": s.last_at,
+                "count": s.count,
+            }
             for p in profiles
             for n, s in p.stats.items()
         ]
@@ -219,16 +225,16 @@ ATTRIBUTE_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "beta": st.one_of(st.booleans(), st.just(1)),
     "signup": st.one_of(moments.map(datetime_text), st.just(5)),
     "tags": st.one_of(st.lists(texts, max_size=3), st.just("vip")),
-    "app_version": st.one_of(st.sampled_from([*VERSIONS, "latest", "1.2.3.4", "10.0"]), st.just(14)),
+    "app_version": st.one_of(
+        st.sampled_from([*VERSIONS, "latest", "1.2.3.4", "10.0"]), st.just(14)
+    ),
 }
 
 
 @st.composite
 def profiles(draw: st.DrawFn) -> Profile:
     attributes = {
-        name: draw(values)
-        for name, values in ATTRIBUTE_VALUES.items()
-        if draw(st.booleans())
+        name: draw(values) for name, values in ATTRIBUTE_VALUES.items() if draw(st.booleans())
     }
     located = draw(st.booleans())
     day_counts = {
@@ -367,8 +373,12 @@ def event_leaf(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def device_leaf(draw: st.DrawFn) -> dict[str, Any]:
     fields = draw(
-        st.lists(st.sampled_from(["platform", "os_version", "model", "push_active"]),
-                 min_size=1, max_size=2, unique=True)
+        st.lists(
+            st.sampled_from(["platform", "os_version", "model", "push_active"]),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        )
     )
     where = [
         {"field": f, **draw(comparison("boolean" if f == "push_active" else "string"))}
@@ -406,19 +416,32 @@ rules = st.recursive(
 
 
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(people=st.lists(profiles(), min_size=1, max_size=6), drawn=st.lists(rules, min_size=1, max_size=4))
+@given(
+    people=st.lists(profiles(), min_size=1, max_size=8),
+    drawn=st.lists(rules, min_size=1, max_size=4),
+)
 def test_python_and_sql_agree(tdb: TargetingDb, people: list[Profile], drawn: list[Any]) -> None:
     people = numbered(people)
     write_profiles(tdb, people)
-    for raw in drawn:
+    for raw in (node for rule in drawn for node in subtrees(rule)):
         checked = check_rule(parse_rule(raw), DECLARED)
         closure = compile_rule(checked)
         python = {p.id for p in people if closure(p, NOW)}
         assert sql_members(tdb, checked, NOW) == python, json.dumps(raw)
+
+
+def subtrees(raw: Any) -> Iterator[Any]:
+    """The rule and every node under it (each is a rule too: more checks per example)."""
+    yield raw
+    for key in ("and", "or"):
+        for c in raw.get(key, ()):
+            yield from subtrees(c)
+    if "not" in raw:
+        yield from subtrees(raw["not"])
 
 
 def numbered(people: list[Profile]) -> list[Profile]:
@@ -435,8 +458,7 @@ def _comparable(p: Profile) -> Profile:
         p,
         devices=tuple(sorted(p.devices, key=repr)),
         daily={
-            n: {d: c for d, c in days.items() if d >= window_start}
-            for n, days in p.daily.items()
+            n: {d: c for d, c in days.items() if d >= window_start} for n, days in p.daily.items()
         },
         created_at=p.created_at or EPOCH,
     )

@@ -173,7 +173,8 @@ def test_jsonl_lines_are_identify_bodies() -> None:
     assert [r.line for r in results] == [1, 3, 4, 5, 6, 7, 8, 9, 10]
     first = good(results[0])
     assert first.body.attributes == {"plan": "pro", "tags": ["a", "b"]}
-    assert first.body.location is not None and first.body.location.country == "IR"
+    assert first.body.location is not None
+    assert first.body.location.country == "IR"
     assert "JSON" in bad(results[1]).message
     assert bad(results[2]).field == "attributes.plan"
     assert "object" in bad(results[3]).message

@@ -31,12 +31,16 @@ def test_spec_file_is_well_formed() -> None:
     for case in CASES:
         assert len(case) == 5
         name, _rule, profile, now, expected = case
-        assert isinstance(name, str) and isinstance(profile, dict) and "id" in profile
+        assert isinstance(name, str)
+        assert isinstance(profile, dict)
+        assert "id" in profile
         assert _now(now).tzinfo is not None
         assert isinstance(expected, bool) or set(expected) == {"error", "code"}
 
 
-@pytest.mark.parametrize(("name", "rule", "profile", "now", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "rule", "profile", "now", "expected"), CASES, ids=[c[0] for c in CASES]
+)
 def test_case(name: str, rule: Any, profile: dict[str, Any], now: str, expected: Any) -> None:
     if isinstance(expected, dict):
         with pytest.raises(RuleError) as err:

@@ -15,7 +15,7 @@ app = typer.Typer(
     help="Tidings: self-hosted in-product communication. Configure with TIDINGS_* variables.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 

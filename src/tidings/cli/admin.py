@@ -42,6 +42,10 @@ def create(
     """Create an admin operator, and the workspace when it does not exist yet."""
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    # The same checks create_operator makes, made before a new workspace is created, so a
+    # refused admin never leaves an empty workspace behind.
+    if "@" not in email or len(email) > 320:
+        fail("email is not a valid address (field: email)")
     if len(password) < passwords.MIN_LENGTH:
         fail(f"password must be at least {passwords.MIN_LENGTH} characters (field: password)")
 

@@ -106,10 +106,13 @@ def ensure_schema(settings: Settings) -> None:
 
 
 def open_db(settings: Settings) -> Database:
+    """The database exactly as the server opens it (see app.py's lifespan)."""
     return Database(
         settings.database_url,
         pool_size=settings.db_pool_size,
         sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        timeout_seconds=settings.db_timeout_seconds,
     )
 
 

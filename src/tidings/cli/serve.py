@@ -38,10 +38,11 @@ def serve_app(settings: Settings) -> None:
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Interface to listen on [env TIDINGS_HOST; 127.0.0.1].")
+        str | None,
+        typer.Option(help="Interface to listen on (default: TIDINGS_HOST, else 127.0.0.1)."),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on [env TIDINGS_PORT; 8000].")
+        int | None, typer.Option(help="Port to listen on (default: TIDINGS_PORT, else 8000).")
     ] = None,
 ) -> None:
     """Run the Tidings server. SQLite is upgraded on start; PostgreSQL must be upgraded first."""

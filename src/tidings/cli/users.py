@@ -127,10 +127,10 @@ def import_users(
 ) -> None:
     """Create or update users; bad rows are reported by line and skipped, the rest imported.
 
-    CSV: a header row; external_id and/or anonymous_id, optional locale, timezone and
-    consent.<channel> columns; every other column is an attribute (numbers, true/false,
-    ISO datetimes and a|b|c lists are typed; empty cells are skipped). JSON lines: one
-    identify body per line. Exits with 1 when any row failed.
+    CSV: a header row naming `external_id` and/or `anonymous_id`, optional `locale`,
+    `timezone` and `consent.<channel>` columns; every other column is an attribute
+    (numbers, true/false, ISO datetimes and `a|b|c` lists are typed; empty cells are
+    skipped). JSON lines: one identify body per line. Exits with 1 when any row failed.
     """
     chosen = importer.format_named(fmt) if fmt else importer.infer_format(file)
     if chosen is None:

@@ -23,11 +23,12 @@ _devices = table_of(Device)
 
 
 def _aggregate(dialect: str, columns: list[Any], where: Any) -> Any:
+    agg: Any
     if dialect == "postgresql":
-        agg = sa.func.coalesce(sa.func.jsonb_agg(sa.func.jsonb_build_array(*columns)), "[]")
+        agg = sa.cast(sa.func.jsonb_agg(sa.func.jsonb_build_array(*columns)), sa.Text)
     else:
-        agg = sa.func.json_group_array(sa.func.json_array(*columns))
-    return sa.select(sa.cast(agg, sa.Text)).where(where).scalar_subquery()
+        agg = sa.func.json_group_array(sa.func.json_array(*columns), type_=sa.Text)
+    return sa.select(sa.func.coalesce(agg, "[]")).where(where).scalar_subquery()
 
 
 def profile_query(dialect: str, app_id: int, user_id: int, since: date) -> sa.Select[Any]:
@@ -77,7 +78,7 @@ def profile_from_row(r: Any) -> Profile:
         for name, first, last, count in _json(r["stats_json"])
     }
     devices = tuple(
-        DeviceFacts(*values[:-1], push_active=bool(values[-1]))
+        DeviceFacts(**dict(zip(DEVICE_FACTS, values, strict=False)), push_active=bool(values[-1]))
         for values in _json(r["devices_json"])
     )
     return Profile(

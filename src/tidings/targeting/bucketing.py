@@ -1,7 +1,7 @@
 """Stable percentage buckets: hash(seed, user) → 0..9999, the same in Python and SQL.
 
 The bucket is the first 4 bytes of MD5("<seed>:<user id>") as an unsigned integer,
-modulo 10,000; a user is in a `p` percent slice when bucket < p × 100. PostgreSQL
+modulo 10,000; a user is in a `p` percent slice when bucket < p x 100. PostgreSQL
 computes the same with `md5()`; SQLite gets `bucket` registered.
 """
 

@@ -97,7 +97,8 @@ def _all(preds: Sequence[Predicate]) -> Predicate:
         return lambda p, now: a(p, now) and b(p, now)
 
     def every(p: Profile, now: datetime) -> bool:
-        for pred in preds:
+        # A plain loop: measurably faster than all() over a generator on the hot path.
+        for pred in preds:  # noqa: SIM110
             if not pred(p, now):
                 return False
         return True
@@ -110,7 +111,7 @@ def _any(preds: Sequence[Predicate]) -> Predicate:
         return preds[0]
 
     def some(p: Profile, now: datetime) -> bool:
-        for pred in preds:
+        for pred in preds:  # noqa: SIM110
             if pred(p, now):
                 return True
         return False
@@ -135,13 +136,19 @@ def attribute_reader(node: Attribute) -> Reader:
 
 def _attribute(node: Attribute) -> Predicate:
     read = attribute_reader(node)
-    return _compare(read, node.type or "string", node.op, node.value, node.case_insensitive,
-                    as_text=not node.attribute.startswith("$"))
+    return _compare(
+        read,
+        node.type or "string",
+        node.op,
+        node.value,
+        node.case_insensitive,
+        as_text=not node.attribute.startswith("$"),
+    )
 
 
 def _compare(
     read: Callable[[Any], Any], type_: str, op: str, value: Any, ci: bool, *, as_text: bool
-) -> Predicate:
+) -> Callable[[Any, datetime], bool]:
     if op == "exists":
         want = value is not False
         return lambda p, now: (read(p) is not None) is want
@@ -218,7 +225,10 @@ def device_field_predicate(field: DeviceField) -> Callable[[DeviceFacts, datetim
     """One field test on one device."""
     read = attrgetter(field.field)
     type_ = "boolean" if field.field == "push_active" else "string"
-    return _compare(read, type_, field.op, field.value, field.case_insensitive, as_text=True)
+    test: Callable[[DeviceFacts, datetime], bool] = _compare(
+        read, type_, field.op, field.value, field.case_insensitive, as_text=True
+    )
+    return test
 
 
 def _device(node: Device) -> Predicate:

@@ -91,9 +91,9 @@ def _leaf(rule: Rule, p: Profile, now: datetime) -> tuple[dict[str, Any], str]:
     if isinstance(rule, Event):
         return _event(rule, p, now)
     if isinstance(rule, Device):
-        devices = []
+        devices: list[dict[str, Any]] = []
         for d in p.devices:
-            fields = {f.field: getattr(d, f.field) for f in rule.where}
+            fields: dict[str, Any] = {f.field: getattr(d, f.field) for f in rule.where}
             fields["matches"] = all(device_field_predicate(f)(d, now) for f in rule.where)
             devices.append(fields)
         wanted = " and ".join(f"{f.field} {_wanted(f.op, f.value)}" for f in rule.where)
@@ -147,7 +147,10 @@ def _event(rule: Event, p: Profile, now: datetime) -> tuple[dict[str, Any], str]
             f"{name} {which} = {_json(at)}; needs {direction} than {value} days ago"
         )
     count = stat.count if stat is not None else 0
-    return {"event": name, "count": count}, f"{name}: {count} times ever; needs {_wanted(op, value)}"
+    return {
+        "event": name,
+        "count": count,
+    }, f"{name}: {count} times ever; needs {_wanted(op, value)}"
 
 
 def _wanted(op: str, value: Any) -> str:

@@ -45,9 +45,7 @@ def value_test(type_: str, op: str, value: Any, case_insensitive: bool, *, as_te
     if op in ("more_than_days_ago", "less_than_days_ago"):
         return _relative_test(op, float(value), as_text=as_text)
     if type_ == "datetime" and not as_text:
-        value = (
-            [parse_moment(v) for v in value] if isinstance(value, list) else parse_moment(value)
-        )
+        value = [parse_moment(v) for v in value] if isinstance(value, list) else parse_moment(value)
     if case_insensitive:
         return _folded(_plain_test(op, _fold_value(value)))
     return _plain_test(op, value)

@@ -65,7 +65,9 @@ def check_pattern(pattern: str) -> str:
             if not bounded:
                 unbounded += 1
                 if unbounded > MAX_UNBOUNDED:
-                    raise PatternError(f"at most {MAX_UNBOUNDED} unbounded quantifiers (* + {{m,}})")
+                    raise PatternError(
+                        f"at most {MAX_UNBOUNDED} unbounded quantifiers (* + {{m,}})"
+                    )
             groups[-1].has_quantifier = True
             out.append(pattern[i:end])
             atom = None

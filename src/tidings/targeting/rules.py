@@ -89,8 +89,7 @@ DeviceFieldName = Literal[
     "push_active",
 ]
 DEVICE_FIELD_TYPES: dict[str, str] = {
-    name: ("boolean" if name == "push_active" else "string")
-    for name in get_args(DeviceFieldName)
+    name: ("boolean" if name == "push_active" else "string") for name in get_args(DeviceFieldName)
 }
 
 Channel = Literal["push", "inapp", "email", "sms", "device"]

@@ -167,8 +167,9 @@ class _Compiler:
             raise ValueError("check the rule before compiling it (attribute type unknown)")
         if node.attribute.startswith("$"):
             column = users.c[node.attribute[1:]]
-            return self.compare(column, type_, node.op, node.value, node.case_insensitive,
-                                as_text=False)
+            return self.compare(
+                column, type_, node.op, node.value, node.case_insensitive, as_text=False
+            )
         if type_ == "list":
             return self.list_compare(node)
         value = self.json_value(users.c.attributes, node.attribute, type_)
@@ -201,15 +202,22 @@ class _Compiler:
 
     def list_compare(self, node: Attribute) -> Cond:
         name, op, ci = node.attribute, node.op, node.case_insensitive
+        element: ColumnElement[Any]
         if self.pg:
             doc = sa.type_coerce(users.c.attributes, JSONB)
             item = doc.op("->", return_type=JSONB)(literal(name, sa.Text))
             is_list = func.jsonb_typeof(item) == "array"
-            elements = func.jsonb_array_elements(
-                sa.case((is_list, item), else_=sa.cast(literal("[]"), JSONB))
-            ).table_valued(sa.column("value", JSONB)).render_derived()
+            elements = (
+                func.jsonb_array_elements(
+                    sa.case((is_list, item), else_=sa.cast(literal("[]"), JSONB))
+                )
+                .table_valued(sa.column("value", JSONB))
+                .render_derived()
+            )
             element_kind = func.jsonb_typeof(elements.c.value) == "string"
-            element = elements.c.value.op("#>>", return_type=sa.Text)(literal("{}", sa.Text))
+            element = elements.c.value.op("#>>", return_type=sa.Text)(
+                sa.literal_column("'{}'::text[]")
+            )
             source = elements
         else:
             path = f'$."{name}"'
@@ -225,7 +233,9 @@ class _Compiler:
             wanted: Any = text == (fold(node.value) if ci else node.value)
         else:
             wanted = text.in_([fold(v) if ci else v for v in node.value])
-        any_match = and_(is_list, exists(sa.select(1).select_from(source).where(element_kind, wanted)))
+        any_match = and_(
+            is_list, exists(sa.select(1).select_from(source).where(element_kind, wanted))
+        )
         return not_(any_match) if op == "not_in" else any_match
 
     def compare(
@@ -263,16 +273,18 @@ class _Compiler:
 
     def positive(self, v: ColumnElement[Any], op: str, x: Any) -> Cond:
         if op == "eq":
-            return v == x
+            return v == x  # type: ignore[no-any-return]  # sqlalchemy overloads return Any
         if op == "in":
             return v.in_(x)
         if op == "contains":
             found = func.strpos(v, x) if self.pg else func.instr(v, x)
             return found > 0
         if op == "starts_with":
-            return func.substr(v, 1, len(x)) == x
+            prefix: Cond = func.substr(v, 1, len(x)) == x
+            return prefix
         if op == "between":
-            return v.between(x[0], x[1])
+            # Not BETWEEN: PostgreSQL's grammar allows no COLLATE on its bounds.
+            return and_(v >= x[0], v <= x[1])
         if op in _SYMBOL:
             return v.op(_SYMBOL[op])(x)
         raise ValueError(f"no SQL for {op}")
@@ -333,8 +345,14 @@ class _Compiler:
     def device(self, node: Device) -> Cond:
         d = devices.alias("d")
         tests = [
-            self.compare(d.c[f.field], "boolean" if f.field == "push_active" else "string",
-                         f.op, f.value, f.case_insensitive, as_text=False)
+            self.compare(
+                d.c[f.field],
+                "boolean" if f.field == "push_active" else "string",
+                f.op,
+                f.value,
+                f.case_insensitive,
+                as_text=False,
+            )
             for f in node.where
         ]
         mine = d.c.user_id == users.c.id
@@ -348,8 +366,10 @@ class _Compiler:
     def consent(self, channel: str) -> Cond:
         if self.pg:
             doc = sa.type_coerce(users.c.consent, JSONB)
-            return func.coalesce(doc.op("@>", is_comparison=True)(
-                sa.cast(literal(f'{{"{channel}": true}}'), JSONB)), false())
+            return func.coalesce(
+                doc.op("@>", is_comparison=True)(sa.cast(literal(f'{{"{channel}": true}}'), JSONB)),
+                false(),
+            )
         return func.coalesce(func.json_type(users.c.consent, f'$."{channel}"'), "") == "true"
 
     def near(self, node: Near) -> Cond:
@@ -357,8 +377,10 @@ class _Compiler:
         lat, lon = users.c.latitude, users.c.longitude
         known = and_(lat.is_not(None), lon.is_not(None))
         if not self.pg:
-            return and_(known, func.tidings_distance_km(lat, lon, lat0, lon0, type_=sa.Float)
-                        <= node.radius_km)
+            return and_(
+                known,
+                func.tidings_distance_km(lat, lon, lat0, lon0, type_=sa.Float) <= node.radius_km,
+            )
         # The formula of geo.distance_km, term for term, so both sides round alike.
         a = func.power(func.sin(func.radians(lat0 - lat) / 2), 2) + func.cos(
             func.radians(lat)
@@ -373,8 +395,12 @@ class _Compiler:
         if not self.pg:
             return func.tidings_bucket(node.seed, users.c.id, type_=sa.Integer) < limit
         digest = func.md5(literal(node.seed, sa.Text) + ":" + sa.cast(users.c.id, sa.Text))
-        word = sa.cast(sa.cast(literal("x", sa.Text) + func.substr(digest, 1, 8),
-                               sa.dialects.postgresql.BIT(32)), sa.BigInteger)
+        word = sa.cast(
+            sa.cast(
+                literal("x", sa.Text) + func.substr(digest, 1, 8), sa.dialects.postgresql.BIT(32)
+            ),
+            sa.BigInteger,
+        )
         return (word % bucketing.BUCKETS) < limit
 
 
@@ -395,4 +421,3 @@ def cost(rule: Rule) -> int:
     if isinstance(rule, Percentage | Near):
         return 3
     return 10  # event and device conditions are subqueries
-

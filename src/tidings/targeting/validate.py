@@ -47,18 +47,44 @@ MAX_COUNT = 1_000_000_000
 
 OPS_BY_TYPE: dict[str, frozenset[str]] = {
     "string": frozenset(
-        "eq ne in not_in contains starts_with exists regex "
-        "semver_eq semver_gt semver_gte semver_lt semver_lte".split()
+        [
+            "eq",
+            "ne",
+            "in",
+            "not_in",
+            "contains",
+            "starts_with",
+            "exists",
+            "regex",
+            "semver_eq",
+            "semver_gt",
+            "semver_gte",
+            "semver_lt",
+            "semver_lte",
+        ]
     ),
-    "number": frozenset("eq ne in not_in gt gte lt lte between exists".split()),
-    "boolean": frozenset("eq ne exists".split()),
+    "number": frozenset(
+        ["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "exists"]
+    ),
+    "boolean": frozenset(["eq", "ne", "exists"]),
     "datetime": frozenset(
-        "eq ne gt gte lt lte between exists more_than_days_ago less_than_days_ago".split()
+        [
+            "eq",
+            "ne",
+            "gt",
+            "gte",
+            "lt",
+            "lte",
+            "between",
+            "exists",
+            "more_than_days_ago",
+            "less_than_days_ago",
+        ]
     ),
-    "list": frozenset("contains in not_in exists".split()),
+    "list": frozenset(["contains", "in", "not_in", "exists"]),
 }
-TEXT_OPS = frozenset("eq ne in not_in contains starts_with regex".split())
-COUNT_OPS = frozenset("eq ne gt gte lt lte between".split())
+TEXT_OPS = frozenset(["eq", "ne", "in", "not_in", "contains", "starts_with", "regex"])
+COUNT_OPS = frozenset(["eq", "ne", "gt", "gte", "lt", "lte", "between"])
 WINDOW_OPS = frozenset(("streak", "not_within"))
 
 
@@ -90,11 +116,17 @@ def check_rule(
 def _check(node: Rule, path: str, ctx: _Context, depth: int) -> Rule:
     ctx.nodes += 1
     if ctx.nodes > MAX_EXPANDED_NODES:
-        raise RuleError(path, f"with its segments inlined a rule has at most "
-                        f"{MAX_EXPANDED_NODES} conditions", "rule_too_large")
+        raise RuleError(
+            path,
+            f"with its segments inlined a rule has at most {MAX_EXPANDED_NODES} conditions",
+            "rule_too_large",
+        )
     if depth > MAX_EXPANDED_DEPTH:
-        raise RuleError(path, f"with its segments inlined a rule nests at most "
-                        f"{MAX_EXPANDED_DEPTH} levels", "rule_too_deep")
+        raise RuleError(
+            path,
+            f"with its segments inlined a rule nests at most {MAX_EXPANDED_DEPTH} levels",
+            "rule_too_deep",
+        )
     if isinstance(node, And | Or):
         key = node.KIND
         children = [
@@ -103,13 +135,19 @@ def _check(node: Rule, path: str, ctx: _Context, depth: int) -> Rule:
         ]
         return node.model_copy(update={"children": children})
     if isinstance(node, Not):
-        return node.model_copy(update={"child": _check(node.child, child(path, "not"), ctx, depth + 1)})
+        return node.model_copy(
+            update={"child": _check(node.child, child(path, "not"), ctx, depth + 1)}
+        )
     if isinstance(node, Attribute):
         return _check_attribute(node, path, ctx.declared)
     if isinstance(node, Device):
         return node.model_copy(
-            update={"where": [_check_device_field(f, child(child(path, "where"), i))
-                              for i, f in enumerate(node.where)]}
+            update={
+                "where": [
+                    _check_device_field(f, child(child(path, "where"), i))
+                    for i, f in enumerate(node.where)
+                ]
+            }
         )
     if isinstance(node, Event):
         return _check_event(node, path)
@@ -121,11 +159,13 @@ def _check(node: Rule, path: str, ctx: _Context, depth: int) -> Rule:
 def _check_segment(node: Segment, path: str, ctx: _Context, depth: int) -> Segment:
     where = child(path, "segment")
     if node.rule is not None:
-        raise RuleError(child(path, "rule"), "filled in by the server; send only the id",
-                        "unknown_key")
+        raise RuleError(
+            child(path, "rule"), "filled in by the server; send only the id", "unknown_key"
+        )
     if node.segment in ctx.chain:
-        cycle = " → ".join(str(s) for s in [*ctx.chain[ctx.chain.index(node.segment):],
-                                              node.segment])
+        cycle = " → ".join(
+            str(s) for s in [*ctx.chain[ctx.chain.index(node.segment) :], node.segment]
+        )
         raise RuleError(where, f"segment cycle: {cycle}", "segment_cycle")
     stored = ctx.segments.get(node.segment)
     if stored is None:
@@ -148,13 +188,17 @@ def _check_event(node: Event, path: str) -> Event:
         value = _count_value(node.op, node.value, value_path)
     elif node.op in WINDOW_OPS:
         if node.within_days is not None:
-            raise RuleError(child(path, "within_days"),
-                            f"`{node.op}` takes its days in `value`", "invalid_rule")
+            raise RuleError(
+                child(path, "within_days"), f"`{node.op}` takes its days in `value`", "invalid_rule"
+            )
         value = _integer(node.value, value_path, 1, MAX_WINDOW_DAYS)
     else:  # first_/last_ relative to now
         if node.within_days is not None:
-            raise RuleError(child(path, "within_days"),
-                            f"`{node.op}` compares with now; it takes no window", "invalid_rule")
+            raise RuleError(
+                child(path, "within_days"),
+                f"`{node.op}` compares with now; it takes no window",
+                "invalid_rule",
+            )
         value = _days(node.value, value_path)
     return node.model_copy(update={"value": value})
 
@@ -162,7 +206,10 @@ def _check_event(node: Event, path: str) -> Event:
 def _count_value(op: str, value: Any, path: str) -> Any:
     if op == "between":
         lo, hi = _pair(value, path)
-        return [_integer(lo, child(path, 0), 0, MAX_COUNT), _integer(hi, child(path, 1), lo, MAX_COUNT)]
+        return [
+            _integer(lo, child(path, 0), 0, MAX_COUNT),
+            _integer(hi, child(path, 1), lo, MAX_COUNT),
+        ]
     return _integer(value, path, 0, MAX_COUNT)
 
 
@@ -171,14 +218,19 @@ def _check_attribute(node: Attribute, path: str, declared: Mapping[str, str]) ->
     if name.startswith("$"):
         type_ = BUILTIN_ATTRIBUTES.get(name)
         if type_ is None:
-            raise RuleError(child(path, "attribute"),
-                            f"unknown profile field {name!r}; known: {sorted(BUILTIN_ATTRIBUTES)}",
-                            "unknown_attribute")
+            raise RuleError(
+                child(path, "attribute"),
+                f"unknown profile field {name!r}; known: {sorted(BUILTIN_ATTRIBUTES)}",
+                "unknown_attribute",
+            )
     else:
         if not NAME_RE.match(name):
-            raise RuleError(child(path, "attribute"),
-                            "attribute names start with a letter or _ and use letters, digits, "
-                            "_ . - (at most 128)", "invalid_attribute")
+            raise RuleError(
+                child(path, "attribute"),
+                "attribute names start with a letter or _ and use letters, digits, "
+                "_ . - (at most 128)",
+                "invalid_attribute",
+            )
         type_ = declared.get(name) or node.type or _infer(node.op, node.value)
     if node.type is not None and node.type != type_:
         raise RuleError(child(path, "type"), f"{name!r} is declared as {type_}", "type_mismatch")
@@ -213,13 +265,17 @@ def _comparison(
     """The normalized comparison value; RuleError naming the op, value or flag."""
     if op not in OPS_BY_TYPE[type_]:
         allowed = ", ".join(sorted(OPS_BY_TYPE[type_]))
-        raise RuleError(child(path, "op"),
-                        f"`{op}` does not apply to {name!r}, a {type_}; use one of {allowed}",
-                        "type_mismatch")
+        raise RuleError(
+            child(path, "op"),
+            f"`{op}` does not apply to {name!r}, a {type_}; use one of {allowed}",
+            "type_mismatch",
+        )
     if case_insensitive and (op not in TEXT_OPS or type_ not in ("string", "list")):
-        raise RuleError(child(path, "case_insensitive"),
-                        f"case_insensitive applies to text comparisons, not `{op}` on a {type_}",
-                        "type_mismatch")
+        raise RuleError(
+            child(path, "case_insensitive"),
+            f"case_insensitive applies to text comparisons, not `{op}` on a {type_}",
+            "type_mismatch",
+        )
     where = child(path, "value")
     scalar = "string" if type_ == "list" else type_
     if op == "exists":
@@ -251,8 +307,9 @@ def _comparison(
         return value
     if op.startswith("semver_"):
         if not isinstance(value, str) or semver.semver_key(value) is None:
-            raise RuleError(where, f"not a version: {value!r} (e.g. 14, 2.3.1, 1.0.0-beta.2)",
-                            "type_mismatch")
+            raise RuleError(
+                where, f"not a version: {value!r} (e.g. 14, 2.3.1, 1.0.0-beta.2)", "type_mismatch"
+            )
         return value
     if op in ("contains", "starts_with"):
         return _scalar("string", value, where)
@@ -261,7 +318,11 @@ def _comparison(
 
 def _scalar(type_: str, value: Any, path: str) -> Any:
     if type_ == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise RuleError(path, f"expected a number, got {value!r}", "type_mismatch")
         return value
     if type_ == "boolean":
@@ -271,8 +332,9 @@ def _scalar(type_: str, value: Any, path: str) -> Any:
     if type_ == "datetime":
         moment = parse_moment(value) if isinstance(value, str) else None
         if moment is None:
-            raise RuleError(path, f"expected an ISO-8601 datetime with a zone, got {value!r}",
-                            "type_mismatch")
+            raise RuleError(
+                path, f"expected an ISO-8601 datetime with a zone, got {value!r}", "type_mismatch"
+            )
         return datetime_text(moment)
     if not isinstance(value, str):
         raise RuleError(path, f"expected a string, got {value!r}", "type_mismatch")
@@ -289,8 +351,9 @@ def _pair(value: Any, path: str) -> Sequence[Any]:
 
 def _integer(value: Any, path: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise RuleError(path, f"expected a whole number from {lo} to {hi}, got {value!r}",
-                        "type_mismatch")
+        raise RuleError(
+            path, f"expected a whole number from {lo} to {hi}, got {value!r}", "type_mismatch"
+        )
     return value
 
 
@@ -301,6 +364,9 @@ def _days(value: Any, path: str) -> float:
         or not math.isfinite(value)
         or not 0 <= value <= MAX_RELATIVE_DAYS
     ):
-        raise RuleError(path, f"expected a number of days from 0 to {MAX_RELATIVE_DAYS}, "
-                        f"got {value!r}", "type_mismatch")
+        raise RuleError(
+            path,
+            f"expected a number of days from 0 to {MAX_RELATIVE_DAYS}, got {value!r}",
+            "type_mismatch",
+        )
     return value

@@ -1,9 +1,9 @@
 """Time windows every evaluator shares.
 
 Daily counts are per UTC day, so "in the last D days" means UTC days from
-today − (D − 1) to today, today included, and "on each of the last N days" means every
+today - (D - 1) to today, today included, and "on each of the last N days" means every
 one of those N days. Relative dates ("more than 7 days ago") compare exact instants with
-`now` − days × 24 h. Datetime attributes are text `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), so
+`now` - days x 24 h. Datetime attributes are text `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC), so
 they compare as text in Python and SQL alike.
 """
 
@@ -24,7 +24,7 @@ def day_window(now: datetime, days: int) -> tuple[date, date]:
 
 
 def days_ago(now: datetime, days: float) -> datetime:
-    """The instant `days` × 24 h before `now`."""
+    """The instant `days` x 24 h before `now`."""
     return now - timedelta(days=days)
 
 
