@@ -45,8 +45,13 @@ from tidings.tenancy import actions  # noqa: E402
 BATCH = 100
 SECRET = "bench-secret"
 PG_ADMIN = os.environ.get("TIDINGS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-EVENT_MIX = [("$page_view", 50), ("$session_start", 8), ("feature_used", 25),
-             ("search", 12), ("purchase", 5)]
+EVENT_MIX = [
+    ("$page_view", 50),
+    ("$session_start", 8),
+    ("feature_used", 25),
+    ("search", 12),
+    ("purchase", 5),
+]
 
 
 @dataclass
@@ -68,8 +73,14 @@ def make_dataset(n_events: int, users: int, seed: int = 7) -> Dataset:
             if name == "purchase":
                 props = {"amount": round(rng.uniform(5, 200), 2), "currency": "EUR"}
             ts = now - timedelta(seconds=rng.randint(0, 7 * 86400))
-            events.append({"name": name, "properties": props, "message_id": uuid.uuid4().hex,
-                           "timestamp": ts.isoformat().replace("+00:00", "Z")})
+            events.append(
+                {
+                    "name": name,
+                    "properties": props,
+                    "message_id": uuid.uuid4().hex,
+                    "timestamp": ts.isoformat().replace("+00:00", "Z"),
+                }
+            )
         body = {"external_id": f"user-{b % users}", "sent_at": now.isoformat(), "events": events}
         bodies.append(orjson.dumps(body))
     return Dataset(bodies, len(bodies) * BATCH)
@@ -87,9 +98,23 @@ class Server:
 
     def __init__(self, target: str, env: dict[str, str], factory: bool = False) -> None:
         self.port = free_port()
-        cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1",
-               "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
-               "--no-access-log", "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
         if factory:
             cmd.append("--factory")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
@@ -134,9 +159,12 @@ async def _tenant(url: str) -> tuple[str, int]:
 async def _count_events(url: str, app_id: int) -> int:
     db = Database(url)
     async with db.read() as s:
-        n = (await s.execute(
-            __import__("sqlalchemy").text("SELECT count(*) FROM events WHERE app_id = :a"),
-            {"a": app_id})).scalar_one()
+        n = (
+            await s.execute(
+                __import__("sqlalchemy").text("SELECT count(*) FROM events WHERE app_id = :a"),
+                {"a": app_id},
+            )
+        ).scalar_one()
     await db.dispose()
     return int(n)
 
@@ -150,8 +178,12 @@ def prepare(url: str) -> None:
 def run_tidings(url: str, data: Dataset, conc: int) -> float:
     migrate.upgrade(url)
     write_key, app_id = asyncio.run(_tenant(url))
-    env = {"TIDINGS_DATABASE_URL": url, "TIDINGS_SECRET_KEY": SECRET,
-           "TIDINGS_RATE_LIMIT_PER_SECOND": "0", "TIDINGS_LOG_LEVEL": "warning"}
+    env = {
+        "TIDINGS_DATABASE_URL": url,
+        "TIDINGS_SECRET_KEY": SECRET,
+        "TIDINGS_RATE_LIMIT_PER_SECOND": "0",
+        "TIDINGS_LOG_LEVEL": "warning",
+    }
     server = Server("tidings.app:create_app", env, factory=True)
     try:
         headers = {"Authorization": f"Bearer {write_key}"}
@@ -163,7 +195,9 @@ def run_tidings(url: str, data: Dataset, conc: int) -> float:
     stored = asyncio.run(_count_events(url, app_id))
     expected = data.events
     if res.ok != len(data.bodies) - warm or stored != expected:
-        raise SystemExit(f"lost or refused events: statuses={res.statuses} stored={stored}/{expected}")
+        raise SystemExit(
+            f"lost or refused events: statuses={res.statuses} stored={stored}/{expected}"
+        )
     return res.ok * BATCH / res.seconds
 
 
@@ -184,12 +218,23 @@ def _rows(data: Dataset) -> list[list[tuple[Any, ...]]]:
     now = datetime.now(UTC).replace(tzinfo=None)
     for body in data.bodies:
         doc = orjson.loads(body)
-        batches.append([
-            (1, 1, e["message_id"], e["name"], orjson.dumps(e["properties"]).decode(),
-             datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).replace(tzinfo=None),
-             now, None)
-            for e in doc["events"]
-        ])
+        batches.append(
+            [
+                (
+                    1,
+                    1,
+                    e["message_id"],
+                    e["name"],
+                    orjson.dumps(e["properties"]).decode(),
+                    datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).replace(
+                        tzinfo=None
+                    ),
+                    now,
+                    None,
+                )
+                for e in doc["events"]
+            ]
+        )
     return batches
 
 
@@ -199,13 +244,18 @@ async def _sqlite_ceiling(path: Path, data: Dataset) -> float:
     db = await aiosqlite.connect(path, isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         await db.execute(f"PRAGMA {pragma}")
-    await db.execute("INSERT INTO users (id, app_id, attributes, consent, session_count, "
-                     "last_values, created_at, updated_at) VALUES (1, 1, '{}', '{}', 0, '{}', "
-                     "'2026-01-01', '2026-01-01')")
-    sql = ("INSERT INTO events (app_id, user_id, message_id, name, properties, timestamp, "
-           "received_at, device_id) VALUES (?,?,?,?,?,?,?,?)")
-    batches = [[(*r[:5], r[5].isoformat(" "), r[6].isoformat(" "), r[7]) for r in b]
-               for b in _rows(data)]
+    await db.execute(
+        "INSERT INTO users (id, app_id, attributes, consent, session_count, "
+        "last_values, created_at, updated_at) VALUES (1, 1, '{}', '{}', 0, '{}', "
+        "'2026-01-01', '2026-01-01')"
+    )
+    sql = (
+        "INSERT INTO events (app_id, user_id, message_id, name, properties, timestamp, "
+        "received_at, device_id) VALUES (?,?,?,?,?,?,?,?)"
+    )
+    batches = [
+        [(*r[:5], r[5].isoformat(" "), r[6].isoformat(" "), r[7]) for r in b] for b in _rows(data)
+    ]
     start = time.perf_counter()
     for rows in batches:
         await db.execute("BEGIN IMMEDIATE")
@@ -220,13 +270,17 @@ async def _pg_ceiling(dsn: str, data: Dataset, conc: int) -> float:
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
-    await conn.execute("INSERT INTO users (id, app_id, attributes, consent, session_count, "
-                       "last_values, created_at, updated_at) VALUES (1, 1, '{}', '{}', 0, '{}', "
-                       "now(), now())")
+    await conn.execute(
+        "INSERT INTO users (id, app_id, attributes, consent, session_count, "
+        "last_values, created_at, updated_at) VALUES (1, 1, '{}', '{}', 0, '{}', "
+        "now(), now())"
+    )
     await conn.close()
     pool = await asyncpg.create_pool(dsn, min_size=conc, max_size=conc)
-    sql = ("INSERT INTO events (app_id, user_id, message_id, name, properties, timestamp, "
-           "received_at, device_id) VALUES ($1,$2,$3,$4,$5::jsonb,$6,$7,$8)")
+    sql = (
+        "INSERT INTO events (app_id, user_id, message_id, name, properties, timestamp, "
+        "received_at, device_id) VALUES ($1,$2,$3,$4,$5::jsonb,$6,$7,$8)"
+    )
     queue = list(reversed(_rows(data)))
 
     async def worker() -> None:
@@ -274,8 +328,10 @@ def pg_answers() -> bool:
 def report(label: str, durable: float, http: float, storage: float) -> tuple[float, float]:
     lower = min(http, storage)
     ratio = durable / lower
-    print(f"{label:<11} durable {durable:>9,.0f} ev/s | HTTP ceiling {http:>9,.0f} ev/s | "
-          f"storage ceiling {storage:>9,.0f} ev/s | durable ÷ lower ceiling {ratio:.2f}")
+    print(
+        f"{label:<11} durable {durable:>9,.0f} ev/s | HTTP ceiling {http:>9,.0f} ev/s | "
+        f"storage ceiling {storage:>9,.0f} ev/s | durable ÷ lower ceiling {ratio:.2f}"
+    )
     return durable, ratio
 
 
@@ -287,25 +343,33 @@ def main() -> None:
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()
 
-    print(f"ingest: {args.events:,} events in batches of {BATCH}, {args.users:,} users, "
-          f"{args.concurrency} connections, {os.cpu_count()} cores", flush=True)
+    print(
+        f"ingest: {args.events:,} events in batches of {BATCH}, {args.users:,} users, "
+        f"{args.concurrency} connections, {os.cpu_count()} cores",
+        flush=True,
+    )
     http = run_http_ceiling(make_dataset(args.events, args.users, seed=1), args.concurrency)
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite_durable = run_tidings(f"sqlite+aiosqlite:///{tmp}/tidings.db",
-                                     make_dataset(args.events, args.users, seed=2),
-                                     args.concurrency)
+        sqlite_durable = run_tidings(
+            f"sqlite+aiosqlite:///{tmp}/tidings.db",
+            make_dataset(args.events, args.users, seed=2),
+            args.concurrency,
+        )
         prepare(f"sqlite+aiosqlite:///{tmp}/raw.db")
-        sqlite_storage = asyncio.run(_sqlite_ceiling(Path(tmp) / "raw.db",
-                                                     make_dataset(args.events, args.users, 3)))
+        sqlite_storage = asyncio.run(
+            _sqlite_ceiling(Path(tmp) / "raw.db", make_dataset(args.events, args.users, 3))
+        )
     results = [("sqlite", sqlite_durable, http, sqlite_storage)]
     if not args.no_postgres and pg_answers():
         tid, raw = PgDatabase(), PgDatabase()
         try:
-            pg_durable = run_tidings(tid.url, make_dataset(args.events, args.users, seed=4),
-                                     args.concurrency)
+            pg_durable = run_tidings(
+                tid.url, make_dataset(args.events, args.users, seed=4), args.concurrency
+            )
             prepare(raw.url)
-            pg_storage = asyncio.run(_pg_ceiling(raw.dsn, make_dataset(args.events, args.users, 5),
-                                                 4))
+            pg_storage = asyncio.run(
+                _pg_ceiling(raw.dsn, make_dataset(args.events, args.users, 5), 4)
+            )
         finally:
             tid.drop()
             raw.drop()

@@ -26,8 +26,8 @@ from tidings.ops.logs import configure_logging
 from tidings.ops.metrics import MetricsMiddleware
 from tidings.ops.ratelimit import RateLimitMiddleware
 from tidings.privacy.api import router as privacy_router
-from tidings.segments.api import router as segments_router
 from tidings.profiles.retention import keep_pruning
+from tidings.segments.api import router as segments_router
 from tidings.users.api import client_router as users_client
 from tidings.users.server_api import server_router as users_server
 
@@ -43,13 +43,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.is_sqlite and settings.auto_migrate:
             await asyncio.to_thread(migrate.upgrade, settings.database_url)
-        db = Database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            sqlite_synchronous=settings.sqlite_synchronous,
-            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-            timeout_seconds=settings.db_timeout_seconds,
-        )
+        db = Database.from_settings(settings)
         app.state.ctx = AppContext(
             settings=settings,
             db=db,

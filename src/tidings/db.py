@@ -28,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from tidings.config import Settings
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -104,6 +106,17 @@ class Database:
         )
         # SQLite has one writer; queueing here is far cheaper than its busy-wait.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The one way the server and the CLI open the configured database."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            timeout_seconds=settings.db_timeout_seconds,
+        )
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

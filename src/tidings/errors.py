@@ -133,8 +133,12 @@ def from_validation_errors(errors: Sequence[Any]) -> TidingsError:
             loc = loc[1:]
         return field_path(loc)
 
-    details = [{"field": where(e), "message": e["msg"]} for e in errors[:20]]
-    return ValidationFailed(str(first.get("msg")), field=where(first) or "body", details=details)
+    def message(e: Any) -> str:
+        # pydantic prefixes errors raised by our validators with "Value error, ".
+        return str(e.get("msg", "invalid")).removeprefix("Value error, ")
+
+    details = [{"field": where(e), "message": message(e)} for e in errors[:20]]
+    return ValidationFailed(message(first), field=where(first) or "body", details=details)
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -186,7 +190,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _db(_: Request, exc: DBAPIError) -> JSONResponse:
-        if isinstance(exc, OperationalError) or _is_unavailable(exc):
+        # Busy, locked or unreachable is worth a retry (503); a broken query is our bug (500).
+        if _is_unavailable(exc):
             log.warning("database unavailable: %s", exc.orig)
             err = Unavailable("the database is busy or unreachable; retry shortly")
             return JSONResponse(err.body(), status_code=err.status, headers=err.headers)

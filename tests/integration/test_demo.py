@@ -20,6 +20,7 @@ import orjson
 from tests.conftest import require_service
 from tests.integration.cli_process import Served, cli_env
 
+from tidings.config import Settings
 from tidings.demo import keyfile
 from tidings.demo.examples import EXAMPLE_USER, curl_examples
 from tidings.testing.live import free_port
@@ -127,6 +128,12 @@ def test_demo_seeds_serves_and_its_examples_work(tmp_path: Path) -> None:
             assert me.status_code == 200
             assert len(me.json()["data"]) == 1
     assert counts(db) == before
+
+
+def test_the_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [n for n in Settings.model_fields if f"| `TIDINGS_{n.upper()}` |" not in readme]
+    assert missing == []
 
 
 def test_the_readme_shows_the_demo_examples() -> None:

@@ -475,7 +475,7 @@ def test_changing_platform_away_from_the_stored_provider_is_refused(
         ({"external_id": "u", "platform": "web"}, "device_id"),
         ({"external_id": "u", "device_id": "d"}, "platform"),
         ({"external_id": "u", "device_id": "d", "platform": "watch"}, "platform"),
-        ({"device_id": "d", "platform": "web"}, "body"),
+        ({"device_id": "d", "platform": "web"}, "external_id"),
         (
             {"external_id": "u", "device_id": "d", "platform": "web", "timezone": "Mars/Base"},
             "timezone",

@@ -305,8 +305,8 @@ def test_locale_timezone_consent_and_location_are_stored(
         ({"external_id": ""}, "external_id"),
         ({"external_id": "x" * 256}, "external_id"),
         ({"external_id": 42}, "external_id"),
-        ({"attributes": {"plan": "pro"}}, "body"),
-        ({}, "body"),
+        ({"attributes": {"plan": "pro"}}, "external_id"),
+        ({}, "external_id"),
     ],
 )
 def test_bad_identify_bodies_are_refused_naming_the_field(

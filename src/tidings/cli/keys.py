@@ -62,7 +62,9 @@ def create(
 
 @app.command()
 def revoke(
-    key: Annotated[str, typer.Argument(help="The key's id, its prefix as `keys list` shows it, or the token.")],
+    key: Annotated[
+        str, typer.Argument(help="The key's id, its prefix as `keys list` shows it, or the token.")
+    ],
 ) -> None:
     """Revoke a server key: requests with it get 401 from now on. Idempotent."""
 

@@ -10,6 +10,7 @@ from typing import NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -31,7 +32,8 @@ errors = Console(stderr=True, highlight=False)
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
     """Print `message` as an error and leave with exit `code`."""
-    errors.print(f"[bold red]error:[/] {message}")
+    # Messages quote user input and lists like ['read', 'write']: never read them as markup.
+    errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -107,13 +109,7 @@ def ensure_schema(settings: Settings) -> None:
 
 def open_db(settings: Settings) -> Database:
     """The database exactly as the server opens it (see app.py's lifespan)."""
-    return Database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        timeout_seconds=settings.db_timeout_seconds,
-    )
+    return Database.from_settings(settings)
 
 
 @asynccontextmanager

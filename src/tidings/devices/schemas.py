@@ -16,7 +16,14 @@ from pydantic import (
 )
 
 from tidings.devices.models import Device
-from tidings.users.schemas import LOCALE_PATTERN, Id, IdentityIn, Location, check_timezone
+from tidings.users.schemas import (
+    LOCALE_PATTERN,
+    Id,
+    IdentityIn,
+    Location,
+    check_timezone,
+    require_someone,
+)
 
 Platform = Literal["web", "ios", "android", "desktop", "device"]
 Provider = Literal["fcm", "apns", "webpush", "mqtt"]
@@ -91,8 +98,7 @@ class DeviceIn(IdentityIn):
 
     @model_validator(mode="after")
     def _someone(self) -> DeviceIn:
-        if not self.external_id and not self.anonymous_id:
-            raise ValueError("external_id or anonymous_id is required")
+        require_someone(self.external_id, self.anonymous_id, type(self).__name__)
         return self
 
 

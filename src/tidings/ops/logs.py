@@ -18,7 +18,13 @@ from typing import Any, TextIO
 import orjson
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn adds `color_message` (the message with ANSI colours): noise in a log line.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 _SECRET_WORDS = ("authorization", "password", "secret", "token", "api_key", "cookie")
 REDACTED = "[redacted]"
 _UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db import Base, UTCDateTime
@@ -17,6 +17,9 @@ class EventDailyCount(Base):
     """How many times a user did an event on one UTC day."""
 
     __tablename__ = "event_daily_counts"
+    # Bulk audiences ("did X >= N times in the last D days") read one event's recent days
+    # across users; this covering index makes that a range scan (migration 0002).
+    __table_args__ = (Index("ix_event_daily_counts_name_day", "name", "day", "user_id", "count"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

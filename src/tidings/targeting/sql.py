@@ -26,7 +26,7 @@ from tidings.devices.models import Device as DeviceRow
 from tidings.profiles.models import EventDailyCount, UserEventStat
 from tidings.targeting import bucketing, regex, semver
 from tidings.targeting.geo import EARTH_RADIUS_KM, distance_km
-from tidings.targeting.operators import fold
+from tidings.targeting.operators import count_test, fold
 from tidings.targeting.rules import (
     And,
     Attribute,
@@ -87,7 +87,6 @@ def install_functions(dbapi_connection: Any) -> None:
     """Register the SQLite functions compiled rules call (same code as the Python side)."""
     dbapi_connection.create_function("tidings_semver_key", 1, _semver_key, deterministic=True)
     dbapi_connection.create_function("tidings_regexp", 3, _regexp, deterministic=True)
-    dbapi_connection.create_function("tidings_bucket", 2, _bucket, deterministic=True)
     dbapi_connection.create_function("tidings_distance_km", 4, _distance, deterministic=True)
 
 
@@ -97,10 +96,6 @@ def _semver_key(value: Any) -> str | None:
 
 def _regexp(pattern: str, case_insensitive: int, value: Any) -> int:
     return int(isinstance(value, str) and regex.matches(pattern, bool(case_insensitive), value))
-
-
-def _bucket(seed: str, user_id: int) -> int:
-    return bucketing.bucket(seed, int(user_id))
 
 
 def _distance(lat: float, lon: float, lat0: float, lon0: float) -> float:
@@ -172,32 +167,41 @@ class _Compiler:
             )
         if type_ == "list":
             return self.list_compare(node)
-        value = self.json_value(users.c.attributes, node.attribute, type_)
-        return self.compare(value, type_, node.op, node.value, node.case_insensitive, as_text=True)
+        value, guard = self.json_value(users.c.attributes, node.attribute, type_)
+        return self.compare(
+            value, type_, node.op, node.value, node.case_insensitive, as_text=True, guard=guard
+        )
 
-    def json_value(self, column: Any, name: str, type_: str) -> ColumnElement[Any]:
-        """The attribute as SQL, NULL when missing or of another JSON type."""
+    def json_value(
+        self, column: Any, name: str, type_: str
+    ) -> tuple[ColumnElement[Any], Cond | None]:
+        """(the attribute as SQL, NULL when missing; a guard that it has the JSON type).
+
+        Comparisons test the value first and the guard only when that passes, so most
+        rows parse the JSON once; PostgreSQL numbers and booleans are cast inside a CASE
+        (a cast of the wrong type would fail), so they need no guard.
+        """
         if self.pg:
             doc = sa.type_coerce(column, JSONB)
             item = doc.op("->", return_type=JSONB)(literal(name, sa.Text))
             text = doc.op("->>", return_type=sa.Text)(literal(name, sa.Text))
             kind = func.jsonb_typeof(item)
             if type_ in ("string", "datetime"):
-                return sa.case((kind == "string", text))
+                return text, kind == "string"
             if type_ == "number":
-                return sa.case((kind == "number", sa.cast(text, sa.Float)))
+                return sa.case((kind == "number", sa.cast(text, sa.Float))), None
             if type_ == "boolean":
-                return sa.case((kind == "boolean", sa.cast(text, sa.Boolean)))
+                return sa.case((kind == "boolean", sa.cast(text, sa.Boolean))), None
             raise ValueError(type_)
         path = f'$."{name}"'
         kind = func.json_type(column, path)
         value = func.json_extract(column, path)
         if type_ in ("string", "datetime"):
-            return sa.case((kind == "text", value))
+            return value, kind == "text"
         if type_ == "number":
-            return sa.case((kind.in_(("integer", "real")), value))
+            return value, kind.in_(("integer", "real"))
         if type_ == "boolean":
-            return sa.case((kind == "true", 1), (kind == "false", 0))
+            return value, kind.in_(("true", "false"))  # read as 1 and 0
         raise ValueError(type_)
 
     def list_compare(self, node: Attribute) -> Cond:
@@ -206,7 +210,7 @@ class _Compiler:
         if self.pg:
             doc = sa.type_coerce(users.c.attributes, JSONB)
             item = doc.op("->", return_type=JSONB)(literal(name, sa.Text))
-            is_list = func.jsonb_typeof(item) == "array"
+            is_list = func.coalesce(func.jsonb_typeof(item), "") == "array"
             elements = (
                 func.jsonb_array_elements(
                     sa.case((is_list, item), else_=sa.cast(literal("[]"), JSONB))
@@ -239,23 +243,39 @@ class _Compiler:
         return not_(any_match) if op == "not_in" else any_match
 
     def compare(
-        self, v: ColumnElement[Any], type_: str, op: str, x: Any, ci: bool, *, as_text: bool
+        self,
+        v: ColumnElement[Any],
+        type_: str,
+        op: str,
+        x: Any,
+        ci: bool,
+        *,
+        as_text: bool,
+        guard: Cond | None = None,
     ) -> Cond:
-        """`v op x` made two-valued, for a value that is NULL when missing."""
-        present = v.is_not(None)
+        """`v op x` made two-valued, for a value that is NULL when missing.
+
+        `guard` (never NULL where `v` is not) says the value has the checked type; it is
+        tested last. Negative operators are NOT of the positive test, so a missing or
+        mistyped value makes them true.
+        """
+
+        def holds(*tests: Cond) -> Cond:
+            return and_(v.is_not(None), *tests, *([guard] if guard is not None else []))
+
         if op == "exists":
-            return present if x is not False else v.is_(None)
+            return holds() if x is not False else not_(holds())
         if op in ("more_than_days_ago", "less_than_days_ago"):
             moment = days_ago(self.now, float(x))
             limit: Any = datetime_text(moment) if as_text else moment
             target = self.ordered(v, as_text)
-            return and_(present, target < limit if op == "more_than_days_ago" else target > limit)
+            return holds(target < limit if op == "more_than_days_ago" else target > limit)
         if op.startswith("semver_"):
             key = self.semver(v)
             wanted = semver.semver_key(x)
-            return and_(key.is_not(None), key.op(_SYMBOL[op.removeprefix("semver_")])(wanted))
+            return holds(key.is_not(None), key.op(_SYMBOL[op.removeprefix("semver_")])(wanted))
         if op == "regex":
-            return and_(present, self.regex(v, x, ci))
+            return holds(self.regex(v, x, ci))
         if type_ == "boolean" and not self.pg and as_text:
             x = int(x)  # JSON booleans read as 1/0 on SQLite
         if type_ == "datetime":
@@ -266,10 +286,10 @@ class _Compiler:
             v = self.fold(v)
             x = [fold(i) for i in x] if isinstance(x, list) else fold(x)
         if op == "ne":
-            return or_(v.is_(None), v != x)
+            return not_(holds(self.positive(v, "eq", x)))
         if op == "not_in":
-            return or_(v.is_(None), v.not_in(x))
-        return and_(v.is_not(None), self.positive(v, op, x))
+            return not_(holds(self.positive(v, "in", x)))
+        return holds(self.positive(v, op, x))
 
     def positive(self, v: ColumnElement[Any], op: str, x: Any) -> Cond:
         if op == "eq":
@@ -309,15 +329,23 @@ class _Compiler:
 
     # -- behaviour ------------------------------------------------------------------
     def event(self, node: Event) -> Cond:
+        """Behaviour over the aggregates.
+
+        Where a user with no occurrences cannot match (at least N, a streak), the users
+        who do are selected by one range scan of the (name, day) index, grouped; where
+        zero matches (at most N, not within D days), each candidate is looked up by its
+        primary key instead.
+        """
         name, op, value = node.event, node.op, node.value
-        mine = and_(daily.c.user_id == users.c.id, daily.c.name == name)
         if op in ("streak", "not_within"):
             since, today = day_window(self.now, int(value))
-            in_window = and_(mine, daily.c.day.between(since, today), daily.c.count > 0)
+            active = sa.select(daily.c.user_id).where(
+                daily.c.name == name, daily.c.day.between(since, today), daily.c.count > 0
+            )
             if op == "not_within":
-                return not_(exists(sa.select(1).where(in_window)))
-            days_seen = sa.select(func.count()).where(in_window).scalar_subquery()
-            return days_seen == int(value)
+                return users.c.id.not_in(active)
+            every_day = active.group_by(daily.c.user_id).having(func.count() == int(value))
+            return users.c.id.in_(every_day)
         if op.startswith(("first_", "last_")):
             column = stats.c.first_at if op.startswith("first_") else stats.c.last_at
             limit = days_ago(self.now, float(value))
@@ -326,20 +354,32 @@ class _Compiler:
                 sa.select(1).where(stats.c.user_id == users.c.id, stats.c.name == name, test)
             )
         if node.within_days is None:
-            count: ColumnElement[Any] = func.coalesce(
+            total: ColumnElement[Any] = func.coalesce(
                 sa.select(stats.c.count)
                 .where(stats.c.user_id == users.c.id, stats.c.name == name)
                 .scalar_subquery(),
                 0,
             )
-        else:
-            since, today = day_window(self.now, node.within_days)
-            count = (
-                sa.select(func.coalesce(func.sum(daily.c.count), 0))
-                .where(mine, daily.c.day.between(since, today))
-                .scalar_subquery()
+            return self.counted(total, op, value)
+        since, today = day_window(self.now, node.within_days)
+        recent = and_(daily.c.name == name, daily.c.day.between(since, today))
+        if not count_test(op, value)(0):
+            doers = (
+                sa.select(daily.c.user_id)
+                .where(recent)
+                .group_by(daily.c.user_id)
+                .having(self.counted(func.sum(daily.c.count), op, value))
             )
-        return self.positive(count, op, value) if op != "ne" else count != value
+            return users.c.id.in_(doers)
+        count = (
+            sa.select(func.coalesce(func.sum(daily.c.count), 0))
+            .where(daily.c.user_id == users.c.id, recent)
+            .scalar_subquery()
+        )
+        return self.counted(count, op, value)
+
+    def counted(self, count: ColumnElement[Any], op: str, value: Any) -> Cond:
+        return count != value if op == "ne" else self.positive(count, op, value)
 
     # -- devices, consent, geo, percentage -------------------------------------------
     def device(self, node: Device) -> Cond:
@@ -391,17 +431,23 @@ class _Compiler:
         return and_(known, km <= node.radius_km)
 
     def percentage(self, node: Percentage) -> Cond:
+        # bucketing.mix in SQL, operation for operation.
         limit = bucketing.threshold(node.percentage)
-        if not self.pg:
-            return func.tidings_bucket(node.seed, users.c.id, type_=sa.Integer) < limit
-        digest = func.md5(literal(node.seed, sa.Text) + ":" + sa.cast(users.c.id, sa.Text))
-        word = sa.cast(
-            sa.cast(
-                literal("x", sa.Text) + func.substr(digest, 1, 8), sa.dialects.postgresql.BIT(32)
-            ),
-            sa.BigInteger,
-        )
-        return (word % bucketing.BUCKETS) < limit
+
+        def const(n: int) -> ColumnElement[Any]:
+            return sa.literal_column(str(int(n)), sa.BigInteger)  # our own integers only
+
+        mask, sixteen = const(bucketing.MASK), const(16)
+        h = self.xor(const(bucketing.seed_hash(node.seed)), users.c.id).op("&")(mask)
+        for _ in range(2):
+            h = (self.xor(h, h.op(">>")(sixteen)) * const(bucketing.MIX)).op("&")(mask)
+        word = self.xor(h, h.op(">>")(sixteen))
+        return (word % const(bucketing.BUCKETS)) < limit
+
+    def xor(self, a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+        if self.pg:
+            return a.op("#")(b)
+        return a.op("|")(b) - a.op("&")(b)  # SQLite has no XOR operator
 
 
 def cost(rule: Rule) -> int:

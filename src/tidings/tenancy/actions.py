@@ -94,15 +94,14 @@ async def create_server_key(
 async def revoke_server_key(db: Database, key_ref: str, *, now: datetime) -> int:
     """Revoke by id, prefix or the full token; returns the key id. Idempotent."""
     async with db.write() as s:
-        stmt = select(ServerKey)
         parts = keys.split_server_key(key_ref)
-        if parts:
-            stmt = stmt.where(ServerKey.prefix == parts[0])
-        elif key_ref.isdigit():
-            stmt = stmt.where(ServerKey.id == int(key_ref))
-        else:
-            stmt = stmt.where(ServerKey.prefix == key_ref)
-        key = (await s.execute(stmt)).scalar_one_or_none()
+        prefix = parts[0] if parts else key_ref
+        key = (
+            await s.execute(select(ServerKey).where(ServerKey.prefix == prefix))
+        ).scalar_one_or_none()
+        if key is None and parts is None and key_ref.isdigit():
+            # Not a prefix (a prefix may be all digits too): then it is an id.
+            key = await s.get(ServerKey, int(key_ref))
         if key is None:
             raise NotFound(f"no server key matches {key_ref!r}", field="key")
         if key.revoked_at is None:

@@ -12,9 +12,11 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"
@@ -29,6 +31,24 @@ def check_timezone(tz: str | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown IANA timezone {tz!r}") from exc
     return tz
+
+
+def require_someone(external_id: str | None, anonymous_id: str | None, title: str) -> None:
+    """A request about a user names them: an error at `external_id` when neither id is given."""
+    if external_id or anonymous_id:
+        return
+    raise ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "missing_identity", "external_id or anonymous_id is required"
+                ),
+                loc=("external_id",),
+                input=None,
+            )
+        ],
+    )
 
 
 class Location(BaseModel):
@@ -90,8 +110,7 @@ class IdentifyIn(IdentityIn):
 
     @model_validator(mode="after")
     def _someone(self) -> IdentifyIn:
-        if not self.external_id and not self.anonymous_id:
-            raise ValueError("external_id or anonymous_id is required")
+        require_someone(self.external_id, self.anonymous_id, type(self).__name__)
         return self
 
 

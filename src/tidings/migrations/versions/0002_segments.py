@@ -1,4 +1,4 @@
-"""segments, and the semver key function targeting uses on PostgreSQL
+"""segments; the daily-count index and (PostgreSQL) semver key function targeting uses
 
 Revision ID: 0002
 Revises: 0001
@@ -78,6 +78,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("segments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_segments_app_id"), ["app_id"], unique=False)
+    with op.batch_alter_table("event_daily_counts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_event_daily_counts_name_day", ["name", "day", "user_id", "count"], unique=False
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(SEMVER_KEY_FUNCTION)
 
@@ -85,6 +89,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS tidings_semver_key(text)")
+    with op.batch_alter_table("event_daily_counts", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_daily_counts_name_day")
     with op.batch_alter_table("segments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_segments_app_id"))
     op.drop_table("segments")
