@@ -338,7 +338,9 @@ def report(label: str, durable: float, http: float, storage: float) -> tuple[flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--events", type=int, default=200_000)
-    ap.add_argument("--users", type=int, default=2_000)
+    ap.add_argument(
+        "--users", type=int, default=500, help="distinct users (batches cycle over them)"
+    )
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()

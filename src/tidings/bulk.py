@@ -9,7 +9,7 @@ near the storage ceiling.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -25,10 +25,12 @@ class Values:
         self.sqlite = dialect == "sqlite"
 
     def time(self, value: datetime) -> Any:
-        offset = value.utcoffset()
-        if offset is None:
-            raise ValueError("naive datetime given to a UTC column")
-        naive = (value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None)
+        if value.tzinfo is not UTC:
+            offset = value.utcoffset()
+            if offset is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = (value - offset).replace(tzinfo=UTC)
+        naive = value.replace(tzinfo=None)
         # The text SQLAlchemy's SQLite DateTime writes, so ORM reads and comparisons agree.
         return naive.isoformat(" ", "microseconds") if self.sqlite else naive
 

@@ -32,7 +32,9 @@ from tidings.profiles.models import EventDailyCount, UserEventStat
 from tidings.profiles.snapshot import EventStat, Profile
 from tidings.targeting import check_rule, compile_rule, parse_rule
 from tidings.targeting.rules import EVENT_OPS
-from tidings.targeting.sql import audience, install_functions
+from tidings.targeting.semver import semver_key
+from tidings.targeting.sql import audience
+from tidings.targeting.sqlite_functions import install_functions
 from tidings.targeting.validate import OPS_BY_TYPE, TEXT_OPS
 from tidings.targeting.windows import datetime_text
 from tidings.tenancy.models import App, Workspace
@@ -484,3 +486,15 @@ def test_loader_returns_the_written_profile(tdb: TargetingDb, people: list[Profi
         got = replace(got, daily={n: d for n, d in got.daily.items() if d})
         want_daily = {n: d for n, d in _comparable(want).daily.items() if d}
         assert _comparable(got) == replace(_comparable(want), daily=want_daily)
+
+
+@settings(max_examples=40, deadline=None)
+@given(texts=st.lists(st.text(alphabet="0123456789.-+vVab", max_size=14), min_size=1, max_size=30))
+def test_semver_key_in_sql_is_the_python_key(tdb: TargetingDb, texts: list[str]) -> None:
+    """PostgreSQL's tidings_semver_key (migration 0002) against semver.semver_key."""
+    with tdb.engine.connect() as conn:
+        got = [
+            conn.execute(sa.select(sa.func.tidings_semver_key(sa.literal(t, sa.Text)))).scalar()
+            for t in texts
+        ]
+    assert got == [semver_key(t) for t in texts]

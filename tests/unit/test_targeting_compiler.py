@@ -75,7 +75,12 @@ def test_explain_reads_and_reasons() -> None:
             "and": [
                 {"attribute": "plan", "op": "eq", "value": "pro"},
                 {"event": "session", "op": "gte", "value": 5, "within_days": 7},
-                {"not": {"device": "any", "where": [{"field": "platform", "op": "eq", "value": "web"}]}},
+                {
+                    "not": {
+                        "device": "any",
+                        "where": [{"field": "platform", "op": "eq", "value": "web"}],
+                    }
+                },
             ]
         }
     )
@@ -89,10 +94,26 @@ def test_explain_reads_and_reasons() -> None:
     assert tree["result"] is False
     assert compile_rule(checked)(user, NOW) is False
     plan, sessions, no_web = tree["children"]
-    assert (plan["path"], plan["result"], plan["read"]) == ("rule.and[0]", True, {"attribute": "plan", "value": "pro"})
-    assert sessions["read"] == {"event": "session", "count": 3, "from": "2026-03-02", "to": "2026-03-08"}
-    assert sessions["reason"] == "session: 3 times in the last 7 days (2026-03-02..2026-03-08); needs ≥ 5 → false"
-    assert (no_web["kind"], no_web["result"], no_web["children"][0]["result"]) == ("not", True, False)
+    assert (plan["path"], plan["result"], plan["read"]) == (
+        "rule.and[0]",
+        True,
+        {"attribute": "plan", "value": "pro"},
+    )
+    assert sessions["read"] == {
+        "event": "session",
+        "count": 3,
+        "from": "2026-03-02",
+        "to": "2026-03-08",
+    }
+    assert (
+        sessions["reason"]
+        == "session: 3 times in the last 7 days (2026-03-02..2026-03-08); needs ≥ 5 → false"
+    )
+    assert (no_web["kind"], no_web["result"], no_web["children"][0]["result"]) == (
+        "not",
+        True,
+        False,
+    )
     missing = explain(rule({"attribute": "age", "op": "gt", "value": 1}), user, NOW)
     assert missing["reason"].startswith("age is missing")
 
@@ -101,7 +122,10 @@ def test_behaviour_reads_totals_and_occurrences() -> None:
     user = Profile(
         id=1,
         stats={"buy": EventStat(NOW - timedelta(days=40), NOW - timedelta(days=2), 7)},
-        daily={"open": {TODAY - timedelta(days=d): 1 for d in range(3)}, "buy": {date(2026, 3, 6): 1}},
+        daily={
+            "open": {TODAY - timedelta(days=d): 1 for d in range(3)},
+            "buy": {date(2026, 3, 6): 1},
+        },
     )
     cases = [
         ({"event": "buy", "op": "eq", "value": 7}, True),

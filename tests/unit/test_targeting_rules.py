@@ -10,7 +10,13 @@ from tidings.targeting import RuleError, check_rule, parse_rule
 from tidings.targeting.rules import MAX_DEPTH, Attribute, Segment, dump
 from tidings.targeting.walk import segment_ids, unexpanded
 
-DECLARED = {"plan": "string", "age": "number", "beta": "boolean", "tags": "list", "seen": "datetime"}
+DECLARED = {
+    "plan": "string",
+    "age": "number",
+    "beta": "boolean",
+    "tags": "list",
+    "seen": "datetime",
+}
 
 
 def error(raw: Any, declared: dict[str, str] | None = None, **kw: Any) -> RuleError:
@@ -22,7 +28,11 @@ def error(raw: Any, declared: dict[str, str] | None = None, **kw: Any) -> RuleEr
 @pytest.mark.parametrize(
     ("raw", "path", "code"),
     [
-        ({"and": [{"or": [{"not": {"attribute": "plan", "op": "is"}}]}]}, "rule.and[0].or[0].not.op", "unknown_operator"),
+        (
+            {"and": [{"or": [{"not": {"attribute": "plan", "op": "is"}}]}]},
+            "rule.and[0].or[0].not.op",
+            "unknown_operator",
+        ),
         ({"attribute": "plan", "op": "gt", "value": "a"}, "rule.op", "type_mismatch"),
         ({"attribute": "tags", "op": "starts_with", "value": "a"}, "rule.op", "type_mismatch"),
         ({"attribute": "beta", "op": "in", "value": [True]}, "rule.op", "type_mismatch"),
@@ -31,16 +41,36 @@ def error(raw: Any, declared: dict[str, str] | None = None, **kw: Any) -> RuleEr
         ({"attribute": "age", "op": "in", "value": [1, "2"]}, "rule.value[1]", "type_mismatch"),
         ({"attribute": "age", "op": "in", "value": []}, "rule.value", "type_mismatch"),
         ({"attribute": "age", "op": "between", "value": [3]}, "rule.value", "type_mismatch"),
-        ({"attribute": "age", "op": "between", "value": [1, "x"]}, "rule.value[1]", "type_mismatch"),
+        (
+            {"attribute": "age", "op": "between", "value": [1, "x"]},
+            "rule.value[1]",
+            "type_mismatch",
+        ),
         ({"attribute": "seen", "op": "gt", "value": "yesterday"}, "rule.value", "type_mismatch"),
-        ({"attribute": "seen", "op": "gt", "value": "2026-01-01T00:00:00"}, "rule.value", "type_mismatch"),
-        ({"attribute": "seen", "op": "more_than_days_ago", "value": -1}, "rule.value", "type_mismatch"),
+        (
+            {"attribute": "seen", "op": "gt", "value": "2026-01-01T00:00:00"},
+            "rule.value",
+            "type_mismatch",
+        ),
+        (
+            {"attribute": "seen", "op": "more_than_days_ago", "value": -1},
+            "rule.value",
+            "type_mismatch",
+        ),
         ({"attribute": "plan", "op": "exists", "value": "yes"}, "rule.value", "type_mismatch"),
         ({"attribute": "plan", "op": "regex", "value": "(x+)*"}, "rule.value", "bad_regex"),
         ({"attribute": "plan", "op": "regex", "value": 5}, "rule.value", "type_mismatch"),
         ({"attribute": "plan", "op": "semver_gt", "value": "one"}, "rule.value", "type_mismatch"),
-        ({"attribute": "age", "op": "gt", "value": 1, "case_insensitive": True}, "rule.case_insensitive", "type_mismatch"),
-        ({"attribute": "plan", "type": "number", "op": "eq", "value": 1}, "rule.type", "type_mismatch"),
+        (
+            {"attribute": "age", "op": "gt", "value": 1, "case_insensitive": True},
+            "rule.case_insensitive",
+            "type_mismatch",
+        ),
+        (
+            {"attribute": "plan", "type": "number", "op": "eq", "value": 1},
+            "rule.type",
+            "type_mismatch",
+        ),
         ({"attribute": "9lives", "op": "exists"}, "rule.attribute", "invalid_attribute"),
         ({"attribute": "$plan", "op": "exists"}, "rule.attribute", "unknown_attribute"),
         ({"attribute": "$country", "op": "gt", "value": "A"}, "rule.op", "type_mismatch"),
@@ -48,18 +78,46 @@ def error(raw: Any, declared: dict[str, str] | None = None, **kw: Any) -> RuleEr
         ({"event": "buy", "op": "gte", "value": 1.5}, "rule.value", "type_mismatch"),
         ({"event": "buy", "op": "between", "value": [3, 1]}, "rule.value[1]", "type_mismatch"),
         ({"event": "buy", "op": "streak", "value": 121}, "rule.value", "type_mismatch"),
-        ({"event": "buy", "op": "not_within", "value": 7, "within_days": 7}, "rule.within_days", "invalid_rule"),
-        ({"event": "buy", "op": "last_more_than_days_ago", "value": 7, "within_days": 7}, "rule.within_days", "invalid_rule"),
-        ({"event": "buy", "op": "gte", "value": 1, "within_days": 0}, "rule.within_days", "invalid_rule"),
+        (
+            {"event": "buy", "op": "not_within", "value": 7, "within_days": 7},
+            "rule.within_days",
+            "invalid_rule",
+        ),
+        (
+            {"event": "buy", "op": "last_more_than_days_ago", "value": 7, "within_days": 7},
+            "rule.within_days",
+            "invalid_rule",
+        ),
+        (
+            {"event": "buy", "op": "gte", "value": 1, "within_days": 0},
+            "rule.within_days",
+            "invalid_rule",
+        ),
         ({"event": "", "op": "gte", "value": 1}, "rule.event", "invalid_rule"),
-        ({"device": "some", "where": [{"field": "platform", "op": "eq", "value": "ios"}]}, "rule.device", "unknown_value"),
+        (
+            {"device": "some", "where": [{"field": "platform", "op": "eq", "value": "ios"}]},
+            "rule.device",
+            "unknown_value",
+        ),
         ({"device": "any", "where": []}, "rule.where", "invalid_rule"),
-        ({"device": "any", "where": [{"field": "imei", "op": "eq", "value": "1"}]}, "rule.where[0].field", "unknown_value"),
-        ({"device": "any", "where": [{"field": "push_active", "op": "eq", "value": "yes"}]}, "rule.where[0].value", "type_mismatch"),
-        ({"device": "all", "where": [{"field": "os_version", "op": "gt", "value": "14"}]}, "rule.where[0].op", "type_mismatch"),
+        (
+            {"device": "any", "where": [{"field": "imei", "op": "eq", "value": "1"}]},
+            "rule.where[0].field",
+            "unknown_value",
+        ),
+        (
+            {"device": "any", "where": [{"field": "push_active", "op": "eq", "value": "yes"}]},
+            "rule.where[0].value",
+            "type_mismatch",
+        ),
+        (
+            {"device": "all", "where": [{"field": "os_version", "op": "gt", "value": "14"}]},
+            "rule.where[0].op",
+            "type_mismatch",
+        ),
         ({"consent": "fax"}, "rule.consent", "unknown_value"),
         ({"near": [35.7, 51.4], "radius_km": 0}, "rule.radius_km", "invalid_rule"),
-        ({"near": [35.7], "radius_km": 5}, "rule.near", "invalid_rule"),
+        ({"near": [35.7], "radius_km": 5}, "rule.near[1]", "invalid_rule"),
         ({"percentage": -1, "seed": "s"}, "rule.percentage", "invalid_rule"),
         ({"percentage": 5, "seed": ""}, "rule.seed", "invalid_rule"),
         ({"segment": 0}, "rule.segment", "invalid_rule"),
@@ -68,7 +126,11 @@ def error(raw: Any, declared: dict[str, str] | None = None, **kw: Any) -> RuleEr
         ({"or": [5]}, "rule.or[0]", "unknown_condition"),
         ({}, "rule", "unknown_condition"),
         ([], "rule", "unknown_condition"),
-        ({"attribute": "plan", "op": "eq", "value": "x", "and": []}, "rule.attribute", "unknown_key"),
+        (
+            {"attribute": "plan", "op": "eq", "value": "x", "and": []},
+            "rule.attribute",
+            "unknown_key",
+        ),
     ],
 )
 def test_invalid_rules_name_the_bad_node(raw: Any, path: str, code: str) -> None:
@@ -98,7 +160,8 @@ def test_types_are_declared_hinted_or_inferred() -> None:
 
     assert typed({"attribute": "plan", "op": "eq", "value": "x"}, DECLARED) == "string"
     assert typed({"attribute": "n", "op": "eq", "value": 2}, {}) == "number"
-    assert typed({"attribute": "n", "op": "in", "value": [True]}, {}) == "boolean"
+    assert typed({"attribute": "n", "op": "eq", "value": True}, {}) == "boolean"
+    assert typed({"attribute": "n", "op": "in", "value": ["a"]}, {}) == "string"
     assert typed({"attribute": "n", "op": "lt", "value": "2026-01-01T00:00:00Z"}, {}) == "datetime"
     assert typed({"attribute": "n", "op": "less_than_days_ago", "value": 3}, {}) == "datetime"
     assert typed({"attribute": "n", "op": "contains", "value": "x"}, {}) == "string"
@@ -108,7 +171,13 @@ def test_types_are_declared_hinted_or_inferred() -> None:
 
 def test_values_are_normalized() -> None:
     rule = check_rule(
-        parse_rule({"attribute": "seen", "op": "between", "value": ["2026-03-08T03:30:00+03:30", "2026-03-09T00:00:00Z"]}),
+        parse_rule(
+            {
+                "attribute": "seen",
+                "op": "between",
+                "value": ["2026-03-08T03:30:00+03:30", "2026-03-09T00:00:00Z"],
+            }
+        ),
         DECLARED,
     )
     assert isinstance(rule, Attribute)
@@ -121,7 +190,10 @@ def test_dump_round_trips() -> None:
         "and": [
             {"attribute": "plan", "op": "in", "value": ["pro"], "case_insensitive": True},
             {"not": {"event": "buy", "op": "streak", "value": 3}},
-            {"device": "any", "where": [{"field": "os_version", "op": "semver_gte", "value": "14"}]},
+            {
+                "device": "any",
+                "where": [{"field": "os_version", "op": "semver_gte", "value": "14"}],
+            },
             {"near": [1.5, 2.5], "radius_km": 10},
             {"percentage": 12.5, "seed": "x"},
             {"or": []},
@@ -167,7 +239,11 @@ def test_an_invalid_referenced_segment_is_reported_at_the_reference() -> None:
 
 
 def test_expanded_rules_are_limited() -> None:
-    chain = {i: parse_rule({"and": [{"segment": i + 1}, {"segment": i + 1}]}) for i in range(1, 20)}
-    chain[20] = parse_rule({"consent": "push"})
-    err = error({"segment": 1}, segments=chain)
-    assert (err.path, err.code) == ("rule.segment", "rule_too_large")
+    deep = {i: parse_rule({"and": [{"segment": i + 1}]}) for i in range(1, 20)}
+    deep[20] = parse_rule({"consent": "push"})
+    err = error({"segment": 1}, segments=deep)
+    assert (err.path, err.code) == ("rule.segment", "rule_too_deep")
+    wide = {i: parse_rule({"or": [{"segment": i + 1}] * 8}) for i in range(1, 6)}
+    wide[6] = parse_rule({"consent": "push"})
+    err = error({"not": {"segment": 1}}, segments=wide)
+    assert (err.path, err.code) == ("rule.not.segment", "rule_too_large")

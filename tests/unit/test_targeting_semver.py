@@ -40,8 +40,21 @@ def test_precedence_of_known_versions() -> None:
 
 
 def test_lenient_forms_and_non_versions() -> None:
-    assert semver_key("14") == semver_key("14.0.0") == semver_key("v14.0") == semver_key("14.0.0+b7")
-    for text in ["", "latest", "1.2.3.4", "1..2", "1.2.3-", "1.2.3-a..b", " 1.2", "1.2\n", "1.0.0-12345678901", "٣"]:
+    assert (
+        semver_key("14") == semver_key("14.0.0") == semver_key("v14.0") == semver_key("14.0.0+b7")
+    )
+    for text in [
+        "",
+        "latest",
+        "1.2.3.4",
+        "1..2",
+        "1.2.3-",
+        "1.2.3-a..b",
+        " 1.2",
+        "1.2\n",
+        "1.0.0-12345678901",
+        "٣",
+    ]:
         assert semver_key(text) is None, text
     assert semver_key(None) is None
 
@@ -73,10 +86,13 @@ def _reference_compare(a: str, b: str) -> int:
 
 
 identifier = st.one_of(
-    st.integers(0, 30).map(str), st.text("abcXY-", min_size=1, max_size=4).filter(lambda s: not s.isdigit())
+    st.integers(0, 30).map(str),
+    st.text("abcXY-", min_size=1, max_size=4).filter(lambda s: not s.isdigit()),
 )
 versions = st.builds(
-    lambda core, pre, v: ("v" if v else "") + ".".join(map(str, core)) + (f"-{'.'.join(pre)}" if pre else ""),
+    lambda core, pre, v: (
+        ("v" if v else "") + ".".join(map(str, core)) + (f"-{'.'.join(pre)}" if pre else "")
+    ),
     st.lists(st.integers(0, 12), min_size=1, max_size=3),
     st.lists(identifier, max_size=3),
     st.booleans(),
@@ -95,7 +111,9 @@ def test_key_order_is_semver_precedence(a: str, b: str) -> None:
 @given(st.text(max_size=12))
 def test_anything_else_is_a_version_or_none_never_an_error(text: str) -> None:
     key = semver_key(text)
-    pattern = re.compile(r"^[vV]?[0-9]+(\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]*)?\Z", re.ASCII)
+    pattern = re.compile(
+        r"^[vV]?[0-9]+(\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]*)?\Z", re.ASCII
+    )
     if key is not None:
         assert pattern.match(text)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -85,8 +86,14 @@ def demo(
     the keys and curl examples, and serves until Ctrl-C.
     """
     database = database.expanduser().resolve()
+    # The demo is watched by a person: readable logs unless TIDINGS_LOG_FORMAT says otherwise.
+    log_format = None if "TIDINGS_LOG_FORMAT" in os.environ else "text"
     settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{database}", host=host, port=port, auto_migrate=True
+        database_url=f"sqlite+aiosqlite:///{database}",
+        host=host,
+        port=port,
+        auto_migrate=True,
+        log_format=log_format,
     )
     ensure_schema(settings)
     with database_errors(settings):

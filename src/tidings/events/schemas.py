@@ -50,6 +50,16 @@ class TrackIn(BaseModel):
     device_id: Id | None = None
 
 
+class WellFormedTrackIn(TrackIn):
+    """A batch whose every event is well-formed: JSON parsed straight into models.
+
+    The usual case, and much cheaper than judging each event on its own; a batch with
+    any malformed event is read as a plain `TrackIn` instead and judged event by event.
+    """
+
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
 class EventError(BaseModel):
     code: str
     message: str

@@ -96,3 +96,5 @@ def configure_logging(level: str, fmt: str) -> None:
         uv.propagate = True
     # Our access log (route template, app id, duration) replaces uvicorn's raw-path one.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Alembic announces its dialect on every start; only its warnings are news.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.context import AppContext
@@ -92,8 +93,17 @@ async def create_segment(ctx: AppContext, caller: Caller, body: SegmentIn) -> Se
             updated_at=now,
         )
         s.add(segment)
-        await s.flush()
+        await _flush_named(s, body.name)
         return _out(segment)
+
+
+async def _flush_named(s: AsyncSession, name: str) -> None:
+    # The name check above is atomic on SQLite (one writer); on PostgreSQL two concurrent
+    # saves can both pass it, and the unique constraint decides.
+    try:
+        await s.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a segment named {name!r} exists", field="name") from exc
 
 
 async def _owned(s: AsyncSession, caller: Caller, segment_id: int) -> Segment:
@@ -137,7 +147,7 @@ async def update_segment(
             segment.rule = dump(unexpanded(rule))
             segment.version += 1
         segment.updated_at = ctx.clock.now()
-        await s.flush()
+        await _flush_named(s, segment.name)
         return _out(segment)
 
 

@@ -12,7 +12,6 @@ subqueries); evaluation order never changes a result.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.db import table_of
 from tidings.devices.models import Device as DeviceRow
 from tidings.profiles.models import EventDailyCount, UserEventStat
-from tidings.targeting import bucketing, regex, semver
-from tidings.targeting.geo import EARTH_RADIUS_KM, distance_km
+from tidings.targeting import bucketing, semver
+from tidings.targeting.geo import EARTH_RADIUS_KM
 from tidings.targeting.operators import count_test, fold
 from tidings.targeting.rules import (
     And,
@@ -40,6 +39,7 @@ from tidings.targeting.rules import (
     Rule,
     Segment,
 )
+from tidings.targeting.sqlite_functions import install_functions
 from tidings.targeting.windows import datetime_text, day_window, days_ago, parse_moment
 from tidings.users.models import User
 
@@ -81,41 +81,6 @@ def prepare_sync(conn: sa.Connection) -> None:
     if not pooled.info.get("tidings_targeting"):
         install_functions(pooled.dbapi_connection)
         pooled.info["tidings_targeting"] = True
-
-
-def install_functions(dbapi_connection: Any) -> None:
-    """Register the SQLite functions compiled rules call (same code as the Python side)."""
-    dbapi_connection.create_function("tidings_semver_key", 1, _semver_key, deterministic=True)
-    dbapi_connection.create_function("tidings_regexp", 3, _regexp, deterministic=True)
-    dbapi_connection.create_function("tidings_distance_km", 4, _distance, deterministic=True)
-
-
-def _semver_key(value: Any) -> str | None:
-    return semver.semver_key(value) if isinstance(value, str) else None
-
-
-def _regexp(pattern: str, case_insensitive: int, value: Any) -> int:
-    return int(isinstance(value, str) and regex.matches(pattern, bool(case_insensitive), value))
-
-
-def _distance(lat: float, lon: float, lat0: float, lon0: float) -> float:
-    return distance_km(lat, lon, lat0, lon0)
-
-
-async def stream_ids(
-    session: AsyncSession, query: Select[tuple[int]], *, after: int = 0, batch: int = 1000
-) -> AsyncIterator[list[int]]:
-    """The query's user ids in ascending batches (keyset pages: no list of millions)."""
-    inner = query.subquery()
-    while True:
-        page = sa.select(inner.c.id).where(inner.c.id > after).order_by(inner.c.id).limit(batch)
-        ids = list((await session.execute(page)).scalars())
-        if not ids:
-            return
-        yield ids
-        after = ids[-1]
-        if len(ids) < batch:
-            return
 
 
 class _Compiler:
@@ -343,9 +308,9 @@ class _Compiler:
                 daily.c.name == name, daily.c.day.between(since, today), daily.c.count > 0
             )
             if op == "not_within":
-                return users.c.id.not_in(active)
+                return not_(self.member_of(active))
             every_day = active.group_by(daily.c.user_id).having(func.count() == int(value))
-            return users.c.id.in_(every_day)
+            return self.member_of(every_day)
         if op.startswith(("first_", "last_")):
             column = stats.c.first_at if op.startswith("first_") else stats.c.last_at
             limit = days_ago(self.now, float(value))
@@ -370,13 +335,31 @@ class _Compiler:
                 .group_by(daily.c.user_id)
                 .having(self.counted(func.sum(daily.c.count), op, value))
             )
-            return users.c.id.in_(doers)
+            return self.member_of(doers)
         count = (
             sa.select(func.coalesce(func.sum(daily.c.count), 0))
             .where(daily.c.user_id == users.c.id, recent)
             .scalar_subquery()
         )
         return self.counted(count, op, value)
+
+    def member_of(self, ids: Select[tuple[int]]) -> Cond:
+        """`users.id` is one of the (never NULL) ids the uncorrelated query returns.
+
+        PostgreSQL gets `= ANY(array)`: the array is computed once (an InitPlan) and users
+        are fetched by primary key, whatever the planner guesses about the other
+        conditions (a low guess otherwise picks a nested loop over the aggregate).
+        """
+        if not self.pg:
+            return users.c.id.in_(ids)
+        inner = ids.subquery()
+        # coalesce: an expression, not a bare subquery (`= ANY (SELECT ...)` would be IN),
+        # and an empty array rather than NULL when nobody matches.
+        array = func.coalesce(
+            sa.select(func.array_agg(inner.c.user_id)).scalar_subquery(),
+            sa.literal_column("'{}'::integer[]"),
+        )
+        return users.c.id == sa.any_(array)
 
     def counted(self, count: ColumnElement[Any], op: str, value: Any) -> Cond:
         return count != value if op == "ne" else self.positive(count, op, value)
