@@ -341,7 +341,7 @@ def main() -> None:
     ap.add_argument(
         "--users", type=int, default=500, help="distinct users (batches cycle over them)"
     )
-    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args()
 

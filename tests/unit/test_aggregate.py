@@ -94,3 +94,63 @@ def test_folding_in_two_batches_adds_up_to_folding_once(
         parts_u = [d.users[uid] for d in (a, b) if uid in d.users]
         assert user.sessions == sum(p.sessions for p in parts_u)
     assert sum(whole.daily.values()) == len(events)
+
+
+def test_merge_into_rekeys_stand_ins_and_combines_two_that_name_one_user() -> None:
+    from tidings.profiles.aggregate import ProfileDeltas, merge_into
+
+    t1 = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    t2 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    t3 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    by_ext = fold(
+        [
+            StoredEvent("ext:x", "buy", t2, {"plan": "pro"}),
+            StoredEvent("ext:x", "$session_start", t2, {}),
+        ],
+        ["plan"],
+    )
+    by_anon = fold(
+        [StoredEvent("anon:a", "buy", t1, {"plan": "free"}), StoredEvent("anon:a", "buy", t3, {})],
+        ["plan"],
+    )
+    acc = ProfileDeltas.empty()
+    merge_into(acc, by_ext, {"ext:x": 7})
+    merge_into(acc, by_anon, {"anon:a": 7})
+    assert acc.daily == {
+        (7, "buy", t1.date()): 2,
+        (7, "$session_start", t1.date()): 1,
+        (7, "buy", t3.date()): 1,
+    }
+    assert (acc.stats[(7, "buy")].first_at, acc.stats[(7, "buy")].last_at) == (t1, t3)
+    assert acc.stats[(7, "buy")].count == 3
+    user = acc.users[7]
+    assert (user.first_seen, user.last_seen, user.sessions) == (t1, t3, 1)
+    assert user.last_values["plan"] == (t2, "pro")  # the later value wins, whoever sent it
+    # The parts are untouched: merging copies.
+    assert by_ext.stats[("ext:x", "buy")].count == 1
+
+
+def test_merging_equals_folding_everything_at_once() -> None:
+    from tidings.profiles.aggregate import ProfileDeltas, merge_into
+
+    base = datetime(2026, 5, 1, tzinfo=UTC)
+    events = [
+        StoredEvent(who, name, base + timedelta(hours=h), {"v": h})
+        for h, (who, name) in enumerate(
+            [("a", "x"), ("b", "x"), ("a", "y"), ("c", "x"), ("b", "y"), ("a", "x")] * 5
+        )
+    ]
+    user_of = {"a": 1, "b": 1, "c": 2}
+    whole = fold(
+        [StoredEvent(user_of[e.user_id], e.name, e.timestamp, e.properties) for e in events], ["v"]
+    )
+    acc = ProfileDeltas.empty()
+    for part in (events[:7], events[7:19], events[19:]):
+        merge_into(acc, fold(part, ["v"]), user_of)
+    assert acc.daily == whole.daily
+    assert {k: (s.first_at, s.last_at, s.count) for k, s in acc.stats.items()} == {
+        k: (s.first_at, s.last_at, s.count) for k, s in whole.stats.items()
+    }
+    assert {
+        k: (u.first_seen, u.last_seen, u.sessions, u.last_values) for k, u in acc.users.items()
+    } == {k: (u.first_seen, u.last_seen, u.sessions, u.last_values) for k, u in whole.users.items()}

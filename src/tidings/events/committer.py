@@ -25,7 +25,8 @@ from tidings.bulk import Values
 from tidings.db import Database, table_of
 from tidings.events.models import DroppedEvent
 from tidings.events.store import insert_events
-from tidings.profiles.aggregate import StoredEvent, fold
+from tidings.ops.metrics import INGEST_COMMIT_BATCHES, INGEST_COMMIT_SECONDS
+from tidings.profiles.aggregate import ProfileDeltas, StoredEvent, fold, merge_into
 from tidings.profiles.queries import apply_deltas
 from tidings.tenancy.auth import Caller
 from tidings.users.identity import Identity, Resolved, resolve_many
@@ -61,10 +62,39 @@ class Submission:
     # verification); raises to fail this submission.
     check_resolved: Callable[[PendingEvent, Resolved], None] | None = None
     future: asyncio.Future[set[str]] = field(init=False)
+    # Filled by `prepare`, before the submission waits for the writer.
+    cells: list[tuple[Any, ...]] = field(init=False, default_factory=list)
+    deltas: ProfileDeltas = field(init=False, default_factory=ProfileDeltas.empty)
 
     @property
     def size(self) -> int:
         return len(self.events) + len(self.dropped)
+
+    @property
+    def tracked(self) -> list[str]:
+        props = self.caller.settings.get("profile_properties")
+        return [str(p) for p in props] if isinstance(props, list) else []
+
+    def prepare(self, v: Values) -> None:
+        """Convert values and fold profiles by identity now, outside the write lock."""
+        received = v.time(self.now)
+        self.cells = [
+            (
+                ev.message_id,
+                ev.name,
+                v.json(ev.properties),
+                v.time(ev.timestamp),
+                received,
+                ev.device_id,
+            )
+            for ev in self.events
+        ]
+        self.deltas = fold(_stand_ins(self.events), self.tracked)
+
+
+def _stand_ins(events: Sequence[PendingEvent]) -> list[StoredEvent]:
+    """Events keyed by identity: the user ids are not known before the transaction."""
+    return [StoredEvent(ev.who, ev.name, ev.timestamp, ev.properties) for ev in events]
 
 
 class GroupCommitter:
@@ -72,11 +102,13 @@ class GroupCommitter:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._values = Values(db.engine.dialect.name)
         self._pending: list[Submission] = []
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, sub: Submission) -> set[str]:
         """Store `sub`; returns the message ids it stored (the rest were duplicates)."""
+        sub.prepare(self._values)
         sub.future = asyncio.get_running_loop().create_future()
         self._pending.append(sub)
         if self._drainer is None or self._drainer.done():
@@ -138,8 +170,10 @@ def committer_for(db: Database) -> GroupCommitter:
 
 async def commit_group(db: Database, group: Sequence[Submission]) -> list[set[str]]:
     """Store every submission of `group` in one transaction; per submission, what it stored."""
-    async with db.write() as s:
-        return await _store(s, group)
+    INGEST_COMMIT_BATCHES.observe(len(group))
+    with INGEST_COMMIT_SECONDS.time():
+        async with db.write() as s:
+            return await _store(s, group)
 
 
 async def _store(s: AsyncSession, group: Sequence[Submission]) -> list[set[str]]:
@@ -156,45 +190,32 @@ async def _store(s: AsyncSession, group: Sequence[Submission]) -> list[set[str]]
         users.update({(app_id, who): r.user_id for who, r in resolved.items()})
 
     conn = await s.connection()
-    v = Values(conn.dialect.name)
     owners: dict[tuple[int, str], int] = {}  # (app, message id) -> submission that owns it
     rows = []
     for n, sub in enumerate(group):
-        app_id, received = sub.caller.app_id, v.time(sub.now)
-        for ev in sub.events:
+        app_id = sub.caller.app_id
+        for ev, cells in zip(sub.events, sub.cells, strict=True):
             key = (app_id, ev.message_id)
             if key in owners:  # the same event in two concurrent batches: first one wins
                 continue
             owners[key] = n
-            rows.append(
-                (
-                    app_id,
-                    users[(app_id, ev.who)],
-                    ev.message_id,
-                    ev.name,
-                    v.json(ev.properties),
-                    v.time(ev.timestamp),
-                    received,
-                    ev.device_id,
-                )
-            )
+            rows.append((app_id, users[(app_id, ev.who)], *cells))
     inserted = await insert_events(conn, rows)
 
-    stored: list[set[str]] = [set() for _ in group]
-    by_app: dict[int, list[StoredEvent]] = {}
-    tracked: dict[int, list[str]] = {}
+    stored: list[set[str]] = []
+    deltas = ProfileDeltas.empty()
     for n, sub in enumerate(group):
         app_id = sub.caller.app_id
-        props = sub.caller.settings.get("profile_properties")
-        tracked[app_id] = [str(p) for p in props] if isinstance(props, list) else []
-        for ev in sub.events:
-            if (app_id, ev.message_id) in inserted and owners[(app_id, ev.message_id)] == n:
-                stored[n].add(ev.message_id)
-                by_app.setdefault(app_id, []).append(
-                    StoredEvent(users[(app_id, ev.who)], ev.name, ev.timestamp, ev.properties)
-                )
-    for app_id, events in by_app.items():
-        await apply_deltas(conn, fold(events, tracked[app_id]))
+        mine = [
+            ev
+            for ev in sub.events
+            if owners[(app_id, ev.message_id)] == n and (app_id, ev.message_id) in inserted
+        ]
+        stored.append({ev.message_id for ev in mine})
+        # Usually every event was new and the prepared fold stands; retries refold exactly.
+        part = sub.deltas if len(mine) == len(sub.events) else fold(_stand_ins(mine), sub.tracked)
+        merge_into(deltas, part, {ev.who: users[(app_id, ev.who)] for ev in sub.events})
+    await apply_deltas(conn, deltas)
     dropped = [row for sub in group for row in sub.dropped]
     if dropped:
         await conn.execute(_dropped.insert(), dropped)

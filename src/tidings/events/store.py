@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.bulk import chunks, flat, rows_sql
+from tidings.bulk import chunks, flat, rows_sql, run, run_many
 
 EVENT_COLUMNS = (
     "app_id",
@@ -41,10 +41,20 @@ def _insert_events(dialect: str, n: int) -> str:
     )
 
 
-@lru_cache(maxsize=1024)
-def _stored_ids(n: int) -> str:
-    ids = ", ".join(f"?{i}" for i in range(2, n + 2))
-    return f"SELECT message_id FROM events WHERE app_id = ?1 AND message_id IN ({ids})"
+# SQLite: one single-row statement run with executemany (prepared once, looped in C).
+_INSERT_ONE = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({rows_sql('sqlite', 1, len(EVENT_COLUMNS))[1:-1]}) "
+    "ON CONFLICT (app_id, message_id) DO NOTHING"
+)
+# The look-up of ids already stored always has LOOKUP ids (padded with "", which no
+# message id can be), so SQLite prepares it once and reuses it.
+LOOKUP = 500
+_STORED_IDS = (
+    "SELECT message_id FROM events WHERE app_id = ?1 AND message_id IN ("
+    + ", ".join(f"?{i}" for i in range(2, LOOKUP + 2))
+    + ")"
+)
 
 
 async def _already_stored(
@@ -55,9 +65,10 @@ async def _already_stored(
         by_app.setdefault(row[0], []).append(row[2])
     found: set[tuple[int, str]] = set()
     for app_id, ids in by_app.items():
-        for chunk in chunks(ids, 900):
-            result = await conn.exec_driver_sql(_stored_ids(len(chunk)), (app_id, *chunk))
-            found.update((app_id, str(mid)) for (mid,) in result.all())
+        for chunk in chunks(ids, LOOKUP):
+            padded = (app_id, *chunk, *([""] * (LOOKUP - len(chunk))))
+            rows_found = await run(conn, _STORED_IDS, padded)
+            found.update((app_id, str(mid)) for (mid,) in rows_found)
     return found
 
 
@@ -72,12 +83,11 @@ async def insert_events(
     if dialect == "sqlite":
         stored = await _already_stored(conn, rows)
         fresh = [row for row in rows if (row[0], row[2]) not in stored]
-        for chunk in chunks(fresh):
-            await conn.exec_driver_sql(_insert_events(dialect, len(chunk)), flat(chunk))
+        if fresh:
+            await run_many(conn, _INSERT_ONE, fresh)
         return {(row[0], row[2]) for row in fresh}
     inserted: set[tuple[int, str]] = set()
     for chunk in chunks(rows):
-        result = await conn.exec_driver_sql(_insert_events(dialect, len(chunk)), flat(chunk))
-        returned = cast("list[tuple[Any, Any]]", result.all())
+        returned = await run(conn, _insert_events(dialect, len(chunk)), flat(chunk))
         inserted.update((int(app), str(mid)) for app, mid in returned)
     return inserted

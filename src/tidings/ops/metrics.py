@@ -30,6 +30,18 @@ HTTP_REQUESTS = Counter(
     ["method", "route", "status"],
     registry=REGISTRY,
 )
+INGEST_COMMIT_SECONDS = Histogram(
+    "tidings_ingest_commit_seconds",
+    "Time one ingestion group commit held the database writer",
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+INGEST_COMMIT_BATCHES = Histogram(
+    "tidings_ingest_commit_batches",
+    "Track requests sharing one group commit",
+    registry=REGISTRY,
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 HTTP_DURATION = Histogram(
     "tidings_http_request_duration_seconds",
     "Time from receiving a request to finishing its response",

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tidings.bulk import Values, chunks, flat, placeholder, rows_sql
+from tidings.bulk import Values, chunks, flat, placeholder, rows_sql, run, run_many
 from tidings.db import table_of
 from tidings.profiles.aggregate import ProfileDeltas
 from tidings.profiles.models import EventDailyCount, UserEventStat
@@ -67,10 +67,16 @@ async def _upsert(
     conn: AsyncConnection, daily: Sequence[Sequence[Any]], stats: Sequence[Sequence[Any]]
 ) -> None:
     dialect = conn.dialect.name
+    if dialect == "sqlite":  # one prepared single-row statement each, looped in C
+        if daily:
+            await run_many(conn, _upsert_daily(dialect, 1), daily)
+        if stats:
+            await run_many(conn, _upsert_stats(dialect, 1), stats)
+        return
     for chunk in chunks(daily):
-        await conn.exec_driver_sql(_upsert_daily(dialect, len(chunk)), flat(chunk))
+        await run(conn, _upsert_daily(dialect, len(chunk)), flat(chunk))
     for chunk in chunks(stats):
-        await conn.exec_driver_sql(_upsert_stats(dialect, len(chunk)), flat(chunk))
+        await run(conn, _upsert_stats(dialect, len(chunk)), flat(chunk))
 
 
 async def apply_deltas(conn: AsyncConnection, deltas: ProfileDeltas) -> None:
@@ -85,7 +91,8 @@ async def apply_deltas(conn: AsyncConnection, deltas: ProfileDeltas) -> None:
         ],
     )
     if deltas.users:
-        await conn.exec_driver_sql(
+        await run_many(
+            conn,
             _touch_user(conn.dialect.name),
             [
                 (v.time(d.first_seen), v.time(d.last_seen), d.sessions, uid)
