@@ -77,18 +77,23 @@ async def identify(ctx: AppContext, caller: Caller, body: IdentifyIn) -> Identif
         if user is None:
             raise NotFound("user not found")
         await set_attributes(s, user, body.attributes, now)
-        if body.locale is not None:
-            user.locale = body.locale
-        if body.timezone is not None:
-            user.timezone = body.timezone
-        if body.consent:
-            user.consent = {**user.consent, **body.consent}
-        if body.location is not None:
-            apply_location(user, body.location.model_dump(exclude_none=True))
-        user.updated_at = now
+        apply_facts(user, body, now)
         return IdentifyOut(
             user_id=user.id, external_id=user.external_id, merged_user_ids=resolved.merged_user_ids
         )
+
+
+def apply_facts(user: User, body: IdentifyIn, now: datetime) -> None:
+    """Locale, timezone, consent and location from `body` onto `user` (attributes aside)."""
+    if body.locale is not None:
+        user.locale = body.locale
+    if body.timezone is not None:
+        user.timezone = body.timezone
+    if body.consent:
+        user.consent = {**user.consent, **body.consent}
+    if body.location is not None:
+        apply_location(user, body.location.model_dump(exclude_none=True))
+    user.updated_at = now
 
 
 def apply_location(target: Any, location: Mapping[str, Any]) -> None:

@@ -26,7 +26,7 @@ from tidings.db import Database, table_of
 from tidings.errors import NotFound, TidingsError
 from tidings.users import attributes as attrs
 from tidings.users import queries
-from tidings.users.actions import apply_location, declare_types, set_attributes
+from tidings.users.actions import apply_facts, declare_types, set_attributes
 from tidings.users.identity import Identity, resolve
 from tidings.users.importer import ImportRow
 from tidings.users.models import AnonymousId, User
@@ -59,19 +59,6 @@ class RowOutcome:
     message: str | None = None
 
 
-def _apply_facts(user: User, body: IdentifyIn, now: datetime) -> None:
-    """Locale, timezone, consent and location from `body` onto `user` (attributes aside)."""
-    if body.locale is not None:
-        user.locale = body.locale
-    if body.timezone is not None:
-        user.timezone = body.timezone
-    if body.consent:
-        user.consent = {**user.consent, **body.consent}
-    if body.location is not None:
-        apply_location(user, body.location.model_dump(exclude_none=True))
-    user.updated_at = now
-
-
 async def _apply_one(s: AsyncSession, app_id: int, row: ImportRow, now: datetime) -> None:
     """The careful path: exactly what `POST /v1/identify` does for this row."""
     body = row.body
@@ -80,7 +67,7 @@ async def _apply_one(s: AsyncSession, app_id: int, row: ImportRow, now: datetime
     if user is None:
         raise NotFound("user not found")
     await set_attributes(s, user, body.attributes, now)
-    _apply_facts(user, body, now)
+    apply_facts(user, body, now)
     await s.flush()
 
 
@@ -155,7 +142,7 @@ async def _fast_run(
             )
             fresh.add(ext)
         user.attributes = attrs.apply(user.attributes, values)
-        _apply_facts(user, row.body, now)
+        apply_facts(user, row.body, now)
     await declare_types(s, app_id, new_types, now)
     inserts = [_record(drafts[ext], exclude=("id",)) for ext in fresh]
     updates = [
