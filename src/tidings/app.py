@@ -10,16 +10,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tidings import __version__, migrate
+from tidings.campaigns.api import router as campaigns_router
+from tidings.campaigns.client_api import client_router as inapp_client
 from tidings.clock import Clock, SystemClock
 from tidings.config import Settings
 from tidings.context import AppContext
 from tidings.crypto import SecretBox
 from tidings.db import Database
+from tidings.delivery.credentials_api import router as push_credentials_router
 from tidings.devices.api import client_router as devices_client
 from tidings.devices.server_api import server_router as devices_server
 from tidings.errors import install_error_handlers
 from tidings.events.api import client_router as events_client
 from tidings.events.server_api import server_router as events_server
+from tidings.jobs.api import router as jobs_router
+from tidings.jobs.handlers import default_registry
+from tidings.jobs.worker import Worker
 from tidings.ops.api import router as ops_router
 from tidings.ops.guards import RequestGuard
 from tidings.ops.logs import configure_logging
@@ -52,9 +58,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
         log.info("tidings started", extra={"database": db.engine.url.render_as_string()})
         housekeeping = [asyncio.create_task(keep_pruning(app.state.ctx), name="prune-profiles")]
+        # The in-process job worker; it claims only kinds registered on default_registry.
+        worker = Worker(app.state.ctx, default_registry)
+        working = asyncio.create_task(worker.run(), name="job-worker")
         try:
             yield
         finally:
+            worker.stop()
+            await asyncio.gather(working, return_exceptions=True)
             for task in housekeeping:
                 task.cancel()
             await asyncio.gather(*housekeeping, return_exceptions=True)
@@ -77,6 +88,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         events_server,
         privacy_router,
         segments_router,
+        campaigns_router,
+        inapp_client,
+        jobs_router,
+        push_credentials_router,
     ):
         app.include_router(router)
     # Added innermost first. Requests pass metrics (which see every response), then the

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from tidings import __version__
-from tidings.cli import admin, apps, db, keys, serve, users
+from tidings.cli import admin, apps, db, keys, serve, users, worker
 from tidings.cli import demo as demo_command
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ def root(
 
 app.command()(serve.serve)
 app.command()(demo_command.demo)
+app.command()(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(apps.app, name="apps")

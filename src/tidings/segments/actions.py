@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,7 +166,33 @@ async def delete_segment(ctx: AppContext, caller: Caller, segment_id: int) -> No
                 field="segment_id",
                 code="segment_in_use",
             )
+        referrers = await _referring_tables(s, segment_id)
+        if referrers:
+            raise Conflict(
+                f"segment {segment_id} is used by {', '.join(referrers)}",
+                field="segment_id",
+                code="segment_in_use",
+            )
         await s.delete(segment)
+
+
+async def _referring_tables(s: AsyncSession, segment_id: int) -> list[str]:
+    """Tables with rows pointing at the segment by foreign key (campaigns, later rooms).
+
+    Found from the schema, so a room added later is covered without touching this one.
+    """
+    from tidings.tables import metadata
+
+    found = []
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if any(fk.column.table.name == "segments" for fk in column.foreign_keys):
+                count = await s.scalar(
+                    sa.select(sa.func.count()).select_from(table).where(column == segment_id)
+                )
+                if count:
+                    found.append(f"{count} {table.name} row(s)")
+    return found
 
 
 async def _segment_rule(s: AsyncSession, caller: Caller, segment_id: int) -> Rule:

@@ -1,0 +1,297 @@
+"""In-app decision benchmark: session decisions with many active campaigns.
+
+    python bench/decide.py [--users 10000] [--campaigns 500] [--http-users 2000]
+
+In-process: the decision core (compiled audience rules over profiles, caps, budget,
+priority, variant, locale fallback and Liquid rendering) for every user against N
+campaigns of mixed rules, caps and locales: p50/p99 per decision and decisions/s.
+Over HTTP: Tidings as its own uvicorn process (uvloop + httptools) on a fresh SQLite file,
+`POST /v1/inapp/decide` under keep-alive load, next to a hello-world endpoint on the same
+server stack (Starlette on uvicorn) in the same run, at 50 and at N campaigns.
+Last line: `RESULT decide ratio=<Tidings req/s ÷ hello-world req/s at 50> p99_ms=<HTTP p99
+at 50 campaigns>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import loadgen  # noqa: E402
+from bench.ingest import SECRET, Server  # noqa: E402
+from tidings import migrate  # noqa: E402
+from tidings.campaigns.decisions import MAX_MESSAGES, localized  # noqa: E402
+from tidings.crypto import SecretBox  # noqa: E402
+from tidings.db import Database  # noqa: E402
+from tidings.inapp.decide import decide  # noqa: E402
+from tidings.inapp.model import Budget, Shown, Spec  # noqa: E402
+from tidings.messages.render import render_content  # noqa: E402
+from tidings.profiles.snapshot import DeviceFacts, EventStat, Profile  # noqa: E402
+from tidings.targeting import check_rule, compile_rule, parse_rule  # noqa: E402
+from tidings.tenancy import actions  # noqa: E402
+
+NOW = datetime.now(UTC)
+PLANS = ["free", "trial", "pro", "team"]
+LOCALES = ["en", "fa-IR", "de", "fr-CA", None]
+
+
+async def hello(request: Request) -> Response:
+    await request.body()
+    return Response(b'{"hello":"world"}', media_type="application/json")
+
+
+hello_app = Starlette(routes=[Route("/v1/inapp/decide", hello, methods=["POST"])])
+
+
+def rule(i: int) -> dict[str, Any]:
+    kind = i % 5
+    if kind == 0:
+        return {"attribute": "plan", "op": "eq", "value": PLANS[i % 4]}
+    if kind == 1:
+        return {"event": "export", "op": "gte", "value": i % 7, "within_days": 30}
+    if kind == 2:
+        return {"device": "any", "where": [{"field": "platform", "op": "in", "value": ["ios"]}]}
+    if kind == 3:
+        return {"percentage": 20, "seed": f"c{i}"}
+    return {
+        "and": [
+            {"attribute": "seats", "op": "gte", "value": i % 20},
+            {"not": {"event": "used_reports", "op": "gte", "value": 1}},
+        ]
+    }
+
+
+def campaign(i: int) -> dict[str, Any]:
+    msg = {
+        "format": "modal",
+        "title": "Hi {{ user.name | default: 'there' }}, offer " + str(i),
+        "body": "You have {{ user.seats }} seats on {{ user.plan }}.",
+        "buttons": [{"id": "ok", "label": "OK", "action": {"type": "close"}}],
+    }
+    return {
+        "name": f"c{i}",
+        "audience": rule(i),
+        "variants": [
+            {"key": "a", "weight": 1, "content": {"en": msg, "fa": {**msg, "direction": "rtl"}}},
+            {"key": "b", "weight": 1, "content": {"en": msg, "de": msg}},
+        ],
+        "control_weight": 1 if i % 3 == 0 else 0,
+        "controls": {
+            "priority": i % 100,
+            "frequency": {"max_impressions": 1 + i % 3, "per_days": 7},
+            "exempt_from_budget": i % 50 == 0,
+        },
+    }
+
+
+def profile(uid: int, rng: random.Random) -> Profile:
+    exports = rng.randint(0, 9)
+    return Profile(
+        id=uid,
+        external_id=f"u{uid}",
+        attributes={"plan": rng.choice(PLANS), "seats": rng.randint(1, 30), "name": f"U{uid}"},
+        locale=rng.choice(LOCALES),
+        timezone="Europe/Berlin",
+        daily={"export": {(NOW - timedelta(days=d)).date(): 1 for d in range(exports)}},
+        stats={"export": EventStat(NOW - timedelta(days=40), NOW, exports)} if exports else {},
+        devices=(DeviceFacts(platform=rng.choice(["ios", "web", "android"])),),
+    )
+
+
+def in_process(n_users: int, n_campaigns: int) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, decisions/s) for the decision core against n campaigns."""
+    rng = random.Random(5)
+    raw = [campaign(i) for i in range(n_campaigns)]
+    types = {"plan": "string", "seats": "number", "name": "string"}
+    predicates = [compile_rule(check_rule(parse_rule(c["audience"]), types, {})) for c in raw]
+    specs = [
+        Spec(
+            campaign_id=i + 1,
+            format="modal",
+            status="active",
+            priority=c["controls"]["priority"],
+            max_impressions=c["controls"]["frequency"]["max_impressions"],
+            per_days=7,
+            exempt_from_budget=c["controls"]["exempt_from_budget"],
+            variants=(("a", 1), ("b", 1)),
+            control_weight=c["control_weight"],
+        )
+        for i, c in enumerate(raw)
+    ]
+
+    class Row:
+        def __init__(self, c: dict[str, Any]) -> None:
+            self.variants = [
+                {"key": v["key"], "default_locale": "en", "content": v["content"]}
+                for v in c["variants"]
+            ]
+
+    rows = [Row(c) for c in raw]
+    times = []
+    for uid in range(1, n_users + 1):
+        p = profile(uid, rng)
+        history = [Shown(rng.randint(1, n_campaigns), 1, "in_app", NOW - timedelta(hours=30))]
+        t0 = time.perf_counter()
+        audience = {s.campaign_id: predicates[s.campaign_id - 1](p, NOW) for s in specs}
+        verdicts = decide(
+            specs,
+            audience,
+            user_id=uid,
+            history=history,
+            session_id="s",
+            budget=Budget(),
+            timezone=p.timezone,
+            now=NOW,
+            limit=MAX_MESSAGES,
+        )
+        for v in verdicts:
+            _, content = localized(rows[v.campaign_id - 1], v.variant or "a", p.locale)  # type: ignore[arg-type]
+            render_content(content, {"user": dict(p.attributes), "event": {}, "campaign": {}})
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return pct(times, 50), pct(times, 99), len(times) / sum(times)
+
+
+def pct(sorted_seconds: list[float], p: int) -> float:
+    return sorted_seconds[min(len(sorted_seconds) - 1, len(sorted_seconds) * p // 100)] * 1000
+
+
+async def seed(url: str, n_users: int) -> tuple[str, str]:
+    db = Database(url)
+    box = SecretBox(SECRET)
+    ws = await actions.create_workspace(db, "bench", now=NOW)
+    app = await actions.create_app(db, box, ws, "bench", now=NOW)
+    key = await actions.create_server_key(db, app.app_id, "bench", ["read", "write"], now=NOW)
+    await db.dispose()
+    return app.write_key, key.token
+
+
+def post_all(port: int, path: str, bodies: list[bytes], key: str, conc: int) -> loadgen.LoadResult:
+    headers = {"Authorization": f"Bearer {key}"}
+    reqs = [loadgen.encode_post(f"127.0.0.1:{port}", path, b, headers) for b in bodies]
+    return asyncio.run(loadgen.run("127.0.0.1", port, reqs, conc))
+
+
+def transition_bodies(port: int, ids: list[int], key: str) -> None:
+    for cid in ids:
+        res = post_all(port, f"/v1/campaigns/{cid}/transition", [b'{"to":"active"}'], key, 1)
+        assert res.ok == 1, res.statuses
+
+
+def create_campaigns(port: int, start: int, n: int, key: str) -> None:
+    import urllib.request
+
+    ids = []
+    for i in range(start, start + n):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/campaigns",
+            data=orjson.dumps(campaign(i)),
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req) as r:
+            ids.append(orjson.loads(r.read())["id"])
+    transition_bodies(port, ids, key)
+
+
+def http_run(n_users: int, sizes: list[int], requests: int, conc: int) -> dict[int, Any]:
+    folder = tempfile.mkdtemp(prefix="tidings-decide-")
+    url = f"sqlite+aiosqlite:///{folder}/bench.db"
+    migrate.upgrade(url)
+    write_key, server_key = asyncio.run(seed(url, n_users))
+    env = {
+        "TIDINGS_DATABASE_URL": url,
+        "TIDINGS_SECRET_KEY": SECRET,
+        "TIDINGS_RATE_LIMIT_PER_SECOND": "0",
+        "TIDINGS_LOG_LEVEL": "warning",
+    }
+    rng = random.Random(3)
+    server = Server("tidings.app:create_app", env, factory=True)
+    out: dict[int, Any] = {}
+    try:
+        users = [
+            orjson.dumps(
+                {
+                    "external_id": f"u{u}",
+                    "attributes": {"plan": rng.choice(PLANS), "seats": rng.randint(1, 30)},
+                    "locale": rng.choice(["en", "fa-IR", "de"]),
+                }
+            )
+            for u in range(n_users)
+        ]
+        res = post_all(server.port, "/v1/identify", users, write_key, 8)
+        assert res.ok == n_users, res.statuses
+        made = 0
+        for size in sizes:
+            create_campaigns(server.port, made, size - made, server_key)
+            made = size
+            bodies = [
+                orjson.dumps({"external_id": f"u{rng.randrange(n_users)}", "session_id": "s"})
+                for _ in range(requests)
+            ]
+            post_all(server.port, "/v1/inapp/decide", bodies[: requests // 10], write_key, conc)
+            res = post_all(server.port, "/v1/inapp/decide", bodies, write_key, conc)
+            assert res.ok == requests, res.statuses
+            lat = sorted(res.latencies)
+            out[size] = (res.ok / res.seconds, pct(lat, 50), pct(lat, 99))
+    finally:
+        server.stop()
+    hello_server = Server("bench.decide:hello_app", {})
+    try:
+        bodies = [b'{"external_id":"u1","session_id":"s"}'] * requests
+        post_all(hello_server.port, "/v1/inapp/decide", bodies[: requests // 10], "x", conc)
+        res = post_all(hello_server.port, "/v1/inapp/decide", bodies, "x", conc)
+        out[0] = (res.ok / res.seconds, pct(sorted(res.latencies), 50), 0.0)
+    finally:
+        hello_server.stop()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--users", type=int, default=10_000)
+    ap.add_argument("--campaigns", type=int, default=500)
+    ap.add_argument("--http-users", type=int, default=2_000)
+    ap.add_argument("--requests", type=int, default=3_000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args()
+    for n in (50, args.campaigns):
+        p50, p99, rate = in_process(args.users, n)
+        print(
+            f"in-process  {n:>4} campaigns, {args.users} users: p50 {p50:.2f} ms  "
+            f"p99 {p99:.2f} ms  {rate:,.0f} decisions/s"
+        )
+    sizes = sorted({50, args.campaigns})
+    http = http_run(args.http_users, sizes, args.requests, args.concurrency)
+    hello_rate = http[0][0]
+    print(f"http        hello-world: {hello_rate:,.0f} req/s  p50 {http[0][1]:.2f} ms")
+    for size in sizes:
+        rate, p50, p99 = http[size]
+        print(
+            f"http        {size:>4} campaigns: {rate:,.0f} req/s  p50 {p50:.2f} ms  "
+            f"p99 {p99:.2f} ms  ({rate / hello_rate:.2f} x hello-world)"
+        )
+    rate50, _, p99_50 = http[50]
+    print(
+        f"RESULT decide ratio={rate50 / hello_rate:.2f} p99_ms={p99_50:.2f} "
+        f"Tidings decide req/s / hello-world req/s at 50 campaigns (bar >= 0.5, p99 <= 10 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

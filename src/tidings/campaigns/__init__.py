@@ -1,0 +1,1 @@
+"""In-app campaigns: variants, audience, trigger, delivery controls, lifecycle."""

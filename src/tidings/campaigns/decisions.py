@@ -1,0 +1,216 @@
+"""Client use-cases: the session-start decision and the inbox.
+
+Reads only: the user, their profile, the app's live campaigns and the user's past
+showings, in one read session; then the pure decision, rendering and localization.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from tidings.campaigns import specs
+from tidings.campaigns.actions import budget_of
+from tidings.campaigns.client_schemas import (
+    BudgetState,
+    DecidedMessage,
+    DecideIn,
+    DecideOut,
+    Display,
+    InboxOut,
+    InboxPost,
+)
+from tidings.campaigns.models import Campaign
+from tidings.context import AppContext
+from tidings.deliveries import queries as delivery_queries
+from tidings.errors import ValidationFailed
+from tidings.inapp.decide import decide
+from tidings.inapp.model import Budget, Shown, Spec
+from tidings.inapp.policy import schedule, variant
+from tidings.messages.formats import BLOCKING
+from tidings.messages.localize import pick_locale
+from tidings.messages.render import render_content
+from tidings.profiles.loader import load_profile
+from tidings.profiles.snapshot import Profile
+from tidings.tenancy.auth import Caller
+from tidings.users.schemas import IdentityIn
+from tidings.users.verification import verify
+
+# A session shows a handful of messages at most (the budget); rendering hundreds that
+# can never all show is wasted work, so a decision carries the top ones by priority.
+MAX_MESSAGES = 20
+
+
+def budget_values(caller: Caller) -> Budget:
+    b = budget_of(caller.settings)
+    return Budget(b.max_inapp_per_session, b.max_per_day, b.min_gap_seconds)
+
+
+def scope(profile: Profile, c: Campaign) -> dict[str, Any]:
+    """What templates may read (see messages.render.ROOTS)."""
+    user = {
+        **profile.attributes,
+        "external_id": profile.external_id,
+        "locale": profile.locale,
+        "timezone": profile.timezone,
+        "country": profile.country,
+        "city": profile.city,
+    }
+    return {"user": user, "event": {}, "campaign": {"id": c.id, "name": c.name}}
+
+
+def localized(c: Campaign, key: str, wanted: str | None) -> tuple[str, dict[str, Any]]:
+    """(locale, content) of variant `key` by the fallback chain."""
+    chosen = next((v for v in c.variants if v["key"] == key), c.variants[0])
+    locale = pick_locale(chosen["content"].keys(), wanted, chosen["default_locale"])
+    content: dict[str, Any] = chosen["content"][locale]
+    return locale, content
+
+
+def _budget_state(b: Budget, shown: list[Shown], session_id: str, now: datetime) -> BudgetState:
+    today = [s for s in shown if s.displayed_at and s.displayed_at > now - timedelta(days=1)]
+    last = max((s.displayed_at for s in today if s.displayed_at), default=None)
+    return BudgetState(
+        max_inapp_per_session=b.max_inapp_per_session,
+        max_per_day=b.max_per_day,
+        min_gap_seconds=b.min_gap_seconds,
+        shown_this_session=sum(
+            1 for s in shown if s.channel == "in_app" and s.session_id == session_id
+        ),
+        shown_today=len(today),
+        next_allowed_at=last + timedelta(seconds=b.min_gap_seconds) if last else None,
+    )
+
+
+async def decide_for(ctx: AppContext, caller: Caller, body: DecideIn) -> DecideOut:
+    """The user's eligible in-app messages, rendered and localized, highest priority first.
+
+    An unknown user gets no messages (the SDK identifies first)."""
+    verify(caller, ctx.box, body.external_id, body.user_hash)
+    now = ctx.clock.now()
+    async with ctx.db.read() as s:
+        who = await delivery_queries.find_user(
+            s, caller.app_id, external_id=body.external_id, anonymous_id=body.anonymous_id
+        )
+        if who is None:
+            return DecideOut(
+                user_id=None, session_id=body.session_id, messages=[], budget=None, evaluated_at=now
+            )
+        profile = await load_profile(s, caller.app_id, who[0], now=now)
+        live, predicates = await specs.live_set(s, id(ctx.db), caller.app_id)
+        campaigns = [c for c in live if c.format != "post"]
+        shown = await delivery_queries.history(s, who[0])
+    assert profile is not None
+    by_id = {c.id: c for c in campaigns}
+    spec_list = [specs.spec_of(c, now) for c in campaigns]
+    audience = {
+        sp.campaign_id: predicates[sp.campaign_id](profile, now)
+        for sp in spec_list
+        if schedule(sp, now) is None
+    }
+    b = budget_values(caller)
+    verdicts = decide(
+        spec_list,
+        audience,
+        user_id=profile.id,
+        history=shown,
+        session_id=body.session_id,
+        budget=b,
+        timezone=profile.timezone,
+        now=now,
+        limit=MAX_MESSAGES,
+    )
+    wanted = body.locale or profile.locale
+    messages = []
+    for v in verdicts:
+        c = by_id[v.campaign_id]
+        assert v.variant is not None
+        locale, content = localized(c, v.variant, wanted)
+        messages.append(
+            DecidedMessage(
+                campaign_id=c.id,
+                variant=v.variant,
+                occurrence=v.occurrence,
+                format=c.format,
+                priority=int(c.controls.get("priority", 100)),
+                exempt_from_budget=bool(c.controls.get("exempt_from_budget", False)),
+                locale=locale,
+                trigger=c.trigger,
+                display=Display(
+                    delay_seconds=int(c.trigger.get("delay_seconds", 0)),
+                    only_on_pages=list(c.trigger.get("only_on_pages", [])),
+                    blocking=c.format in BLOCKING,
+                ),
+                content=render_content(content, scope(profile, c)),
+            )
+        )
+    return DecideOut(
+        user_id=profile.id,
+        session_id=body.session_id,
+        messages=messages,
+        budget=_budget_state(b, shown, body.session_id, now),
+        evaluated_at=now,
+    )
+
+
+def _post_visible(sp: Spec, content: dict[str, Any], now: datetime) -> bool:
+    expires = content.get("expires_at")
+    return expires is None or datetime.fromisoformat(expires) > now
+
+
+async def inbox(
+    ctx: AppContext,
+    caller: Caller,
+    who: IdentityIn,
+    *,
+    locale: str | None,
+    cursor: str | None,
+    limit: int,
+) -> InboxOut:
+    """The user's posts (pinned first, then newest) with read state, paged by `cursor`."""
+    if cursor is not None and (not cursor.isdigit() or len(cursor) > 9):
+        raise ValidationFailed("not a cursor from a previous page", field="cursor")
+    verify(caller, ctx.box, who.external_id, who.user_hash)
+    now = ctx.clock.now()
+    async with ctx.db.read() as s:
+        found = await delivery_queries.find_user(
+            s, caller.app_id, external_id=who.external_id, anonymous_id=who.anonymous_id
+        )
+        if found is None:
+            return InboxOut(data=[], unread=0, next_cursor=None)
+        profile = await load_profile(s, caller.app_id, found[0], now=now)
+        live, predicates = await specs.live_set(s, id(ctx.db), caller.app_id)
+        posts = [c for c in live if c.format == "post"]
+        read = await delivery_queries.read_posts(s, found[0], [c.id for c in posts])
+    assert profile is not None
+    items: list[InboxPost] = []
+    for c in posts:
+        sp = specs.spec_of(c, now)
+        if schedule(sp, now) is not None or not predicates[c.id](profile, now):
+            continue
+        key = variant(sp, profile.id)
+        if key == "control":
+            continue
+        loc, content = localized(c, key, locale or profile.locale)
+        if not _post_visible(sp, content, now):
+            continue
+        items.append(
+            InboxPost(
+                campaign_id=c.id,
+                variant=key,
+                locale=loc,
+                pinned=bool(content.get("pinned", False)),
+                read=read.get(c.id, False),
+                created_at=c.starts_at or c.updated_at,
+                content=render_content(content, scope(profile, c)),
+            )
+        )
+    items.sort(key=lambda p: (not p.pinned, -p.created_at.timestamp(), -p.campaign_id))
+    start = int(cursor) if cursor else 0
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return InboxOut(
+        data=page,
+        unread=sum(1 for p in items if not p.read),
+        next_cursor=str(start + limit) if more else None,
+    )

@@ -1,0 +1,34 @@
+"""Campaign look-ups; never commit."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.campaigns.models import Campaign
+
+
+async def get_campaign(s: AsyncSession, app_id: int, campaign_id: int) -> Campaign | None:
+    """The campaign if it belongs to `app_id`; missing and foreign look the same (None)."""
+    campaign = await s.get(Campaign, campaign_id)
+    return campaign if campaign is not None and campaign.app_id == app_id else None
+
+
+async def list_campaigns(
+    s: AsyncSession, app_id: int, *, status: str | None, after: int, limit: int
+) -> list[Campaign]:
+    query = sa.select(Campaign).where(Campaign.app_id == app_id, Campaign.id > after)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    rows = await s.execute(query.order_by(Campaign.id).limit(limit))
+    return list(rows.scalars())
+
+
+async def live_campaigns(s: AsyncSession, app_id: int) -> list[Campaign]:
+    """Campaigns that may show now or soon (active or scheduled)."""
+    rows = await s.execute(
+        sa.select(Campaign).where(
+            Campaign.app_id == app_id, Campaign.status.in_(("active", "scheduled"))
+        )
+    )
+    return list(rows.scalars())

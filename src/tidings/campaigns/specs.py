@@ -1,0 +1,116 @@
+"""Campaign rows → decision values: the pure `Spec` and the compiled audience predicate.
+
+An audience compiles once per (campaign, version, referenced segment versions); a segment
+edit therefore reaches every campaign using it on the next decision.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.campaigns import lifecycle, queries
+from tidings.campaigns.models import Campaign
+from tidings.inapp.model import Return, Spec
+from tidings.segments.actions import checked_rule
+from tidings.segments.models import Segment
+from tidings.targeting import Predicate, compile_rule
+
+_CACHE_MAX = 10_000
+# Keyed by database too: ids are per database (tests run two in one process).
+_compiled: dict[tuple[int, int, int, int], Predicate] = {}
+
+
+def _everyone(_profile: Any, _now: datetime) -> bool:
+    return True
+
+
+def spec_of(c: Campaign, now: datetime) -> Spec:
+    controls = c.controls
+    until = controls.get("until_completed")
+    hours = controls.get("display_hours")
+    frequency = controls.get("frequency") or {}
+    return Spec(
+        campaign_id=c.id,
+        format=c.format,
+        status=lifecycle.effective_status(c.status, c.starts_at, c.ends_at, now),
+        priority=int(controls.get("priority", 100)),
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        max_impressions=int(frequency.get("max_impressions", 1)),
+        per_days=frequency.get("per_days"),
+        reeligible_after_days=controls.get("reeligible_after_days"),
+        until_completed=Return(until["return_after_days"], until["max_returns"]) if until else None,
+        exempt_from_budget=bool(controls.get("exempt_from_budget", False)),
+        display_hours=(hours["start"], hours["end"]) if hours else None,
+        variants=tuple((v["key"], int(v["weight"])) for v in c.variants),
+        control_weight=c.control_weight,
+    )
+
+
+async def segment_versions(s: AsyncSession, app_id: int) -> dict[int, int]:
+    rows = await s.execute(sa.select(Segment.id, Segment.version).where(Segment.app_id == app_id))
+    return {sid: version for sid, version in rows.all()}
+
+
+async def predicates(
+    s: AsyncSession, db_key: int, app_id: int, campaigns: Sequence[Campaign]
+) -> dict[int, Predicate]:
+    """campaign id → audience predicate, compiled on first use of each version."""
+    out: dict[int, Predicate] = {}
+    versions: dict[int, int] | None = None
+    for c in campaigns:
+        if c.audience is None and c.segment_id is None:
+            out[c.id] = _everyone
+            continue
+        if c.segment_id is not None or "segment" in str(c.audience):
+            # Any segment may be referenced (nested); key on all their versions.
+            versions = versions if versions is not None else await segment_versions(s, app_id)
+            seg_key = hash(tuple(sorted(versions.items())))
+        else:
+            seg_key = 0
+        key = (db_key, c.id, c.version, seg_key)
+        predicate = _compiled.get(key)
+        if predicate is None:
+            raw = c.audience if c.audience is not None else {"segment": c.segment_id}
+            predicate = compile_rule(await checked_rule(s, app_id, raw, root="audience"))
+            if len(_compiled) >= _CACHE_MAX:
+                _compiled.clear()
+            _compiled[key] = predicate
+        out[c.id] = predicate
+    return out
+
+
+# The app's live campaigns and their predicates, kept briefly per process: the decision
+# hot path then reads only the user. Changes made in this process drop the entry at
+# once; changes made by other nodes (or a segment edit) are seen within LIVE_TTL.
+LIVE_TTL = 2.0
+_live: dict[tuple[int, int], tuple[float, list[Campaign], dict[int, Predicate]]] = {}
+
+
+async def live_set(
+    s: AsyncSession, db_key: int, app_id: int
+) -> tuple[list[Campaign], dict[int, Predicate]]:
+    """(active or scheduled campaigns, their predicates), from the cache when fresh."""
+    key = (db_key, app_id)
+    cached = _live.get(key)
+    moment = time.monotonic()
+    if cached is not None and moment - cached[0] < LIVE_TTL:
+        return cached[1], cached[2]
+    campaigns = await queries.live_campaigns(s, app_id)
+    found = await predicates(s, db_key, app_id, campaigns)
+    if len(_live) >= _CACHE_MAX:
+        _live.clear()
+    _live[key] = (moment, campaigns, found)
+    return campaigns, found
+
+
+def forget_live(app_id: int) -> None:
+    """Drop the app's cached live set (after a change in this process)."""
+    for key in [k for k in _live if k[1] == app_id]:
+        del _live[key]

@@ -1,0 +1,1 @@
+"""Deliveries: one row per (campaign, user, channel, device, occurrence) and what happened."""

@@ -1,0 +1,82 @@
+"""Delivery look-ups and the user a client request names; never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tidings.deliveries.models import Delivery
+from tidings.inapp.model import Shown
+from tidings.users.models import AnonymousId, User
+
+IN_APP = "in_app"
+
+
+async def find_user(
+    s: AsyncSession, app_id: int, *, external_id: str | None, anonymous_id: str | None
+) -> tuple[int, str | None] | None:
+    """(user id, external id) of the user a client request names, without creating one."""
+    if external_id is not None:
+        row = (
+            await s.execute(
+                sa.select(User.id, User.external_id).where(
+                    User.app_id == app_id, User.external_id == external_id
+                )
+            )
+        ).first()
+    else:
+        row = (
+            await s.execute(
+                sa.select(User.id, User.external_id)
+                .join(AnonymousId, AnonymousId.user_id == User.id)
+                .where(AnonymousId.app_id == app_id, AnonymousId.anonymous_id == anonymous_id)
+            )
+        ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def history(s: AsyncSession, user_id: int) -> list[Shown]:
+    """Every showing of any campaign to this user, on any channel."""
+    rows = await s.execute(
+        sa.select(
+            Delivery.campaign_id,
+            Delivery.occurrence,
+            Delivery.channel,
+            Delivery.displayed_at,
+            Delivery.dismissed_at,
+            Delivery.completed_at,
+            Delivery.session_id,
+        ).where(Delivery.user_id == user_id, Delivery.displayed_at.is_not(None))
+    )
+    return [Shown(*r) for r in rows.all()]
+
+
+async def get_delivery(
+    s: AsyncSession, campaign_id: int, user_id: int, occurrence: int, channel: str = IN_APP
+) -> Delivery | None:
+    row = await s.execute(
+        sa.select(Delivery).where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.user_id == user_id,
+            Delivery.channel == channel,
+            Delivery.device_key == 0,
+            Delivery.occurrence == occurrence,
+        )
+    )
+    return row.scalar_one_or_none()
+
+
+async def read_posts(s: AsyncSession, user_id: int, campaign_ids: Sequence[int]) -> dict[int, bool]:
+    """campaign id → read, for the user's inbox posts that have a delivery row."""
+    if not campaign_ids:
+        return {}
+    rows = await s.execute(
+        sa.select(Delivery.campaign_id, Delivery.read_at).where(
+            Delivery.user_id == user_id,
+            Delivery.campaign_id.in_(list(campaign_ids)),
+            Delivery.occurrence == 1,
+        )
+    )
+    return {cid: read_at is not None for cid, read_at in rows.all()}

@@ -1,0 +1,1 @@
+"""Push and in-device delivery: payload shaping, providers and their credentials."""

@@ -1,0 +1,1 @@
+"""Push providers: each turns a payload into one provider answer (`base.Outcome`)."""

@@ -1,0 +1,1 @@
+"""Message content: typed in-app formats, localization with fallback, Liquid rendering."""
