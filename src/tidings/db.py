@@ -9,10 +9,12 @@ on PostgreSQL it is an ordinary transaction. Reads use `Database.read()`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Table, event
@@ -29,6 +31,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from tidings.config import Settings
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -106,6 +110,41 @@ class Database:
         )
         # SQLite has one writer; queueing here is far cheaper than its busy-wait.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        # A file database also gets one plain connection in its own thread, for hot
+        # transactions that run start to finish there (see `run_in_writer`).
+        path = self.engine.url.database if self.is_sqlite else None
+        self._writer_path = path if path and path != ":memory:" else None
+        self._writer_pragmas = sqlite_pragmas(sqlite_synchronous, sqlite_busy_timeout_ms)
+        self._writer_thread: ThreadPoolExecutor | None = None
+        self._writer_conn: sqlite3.Connection | None = None
+
+    @property
+    def has_writer_thread(self) -> bool:
+        return self._writer_path is not None
+
+    async def run_in_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite only: run `fn` on the writer connection in its own thread, holding the
+        in-process write lock. `fn` owns its transaction (BEGIN IMMEDIATE .. COMMIT).
+
+        One hand-off for a whole transaction, instead of one per statement that each let
+        queued requests run first: under load that tripled how long the single writer was
+        held (bench/ingest.py).
+        """
+        assert self._write_lock is not None and self._writer_path is not None
+        if self._writer_thread is None:
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="tidings-writer")
+        async with self._write_lock:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_thread, self._in_writer, fn)
+
+    def _in_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer_conn is None:
+            assert self._writer_path is not None
+            conn = sqlite3.connect(self._writer_path, isolation_level=None, check_same_thread=False)
+            for pragma in self._writer_pragmas:
+                conn.execute(pragma)
+            self._writer_conn = conn
+        return fn(self._writer_conn)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -139,7 +178,27 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self._writer_thread is not None:
+            conn, self._writer_conn = self._writer_conn, None
+            if conn is not None:
+                self._writer_thread.submit(conn.close).result()
+            self._writer_thread.shutdown(wait=True)
+            self._writer_thread = None
         await self.engine.dispose()
+
+
+def sqlite_pragmas(synchronous: str, busy_timeout_ms: int) -> list[str]:
+    """How every SQLite connection of Tidings is set up."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA synchronous={synchronous}",
+        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA cache_size=-65536",
+        "PRAGMA temp_store=MEMORY",
+        # Fewer, larger checkpoints on the write path (+20% ingest, bench/ingest.py).
+        "PRAGMA wal_autocheckpoint=10000",
+    ]
 
 
 def _configure_sqlite(engine: AsyncEngine, synchronous: str, busy_timeout_ms: int) -> None:
@@ -148,16 +207,7 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str, busy_timeout_ms: in
         # Take transaction control from the driver so our BEGIN is the one SQLite sees.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            f"PRAGMA synchronous={synchronous}",
-            f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA cache_size=-65536",
-            "PRAGMA temp_store=MEMORY",
-            # Fewer, larger checkpoints on the write path (+20% ingest, bench/ingest.py).
-            "PRAGMA wal_autocheckpoint=10000",
-        ):
+        for pragma in sqlite_pragmas(synchronous, busy_timeout_ms):
             cur.execute(pragma)
         cur.close()
 

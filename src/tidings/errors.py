@@ -6,6 +6,7 @@ Every 4xx/5xx body is `{"error": {"code": ..., "message": ..., "field": ...}}`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -196,6 +197,18 @@ def install_error_handlers(app: FastAPI) -> None:
             err = Unavailable("the database is busy or unreachable; retry shortly")
             return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
         log.exception("database error")
+        body = {"error": {"code": "internal", "message": "internal error", "field": None}}
+        return JSONResponse(body, status_code=500)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _sqlite(_: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        # From the SQLite writer thread (unwrapped by SQLAlchemy): locked or busy is a 503.
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            log.warning("database unavailable: %s", exc)
+            err = Unavailable("the database is busy or unreachable; retry shortly")
+            return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+        log.exception("database error", exc_info=exc)
         body = {"error": {"code": "internal", "message": "internal error", "field": None}}
         return JSONResponse(body, status_code=500)
 

@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -168,40 +169,29 @@ def committer_for(db: Database) -> GroupCommitter:
     return found
 
 
-async def commit_group(db: Database, group: Sequence[Submission]) -> list[set[str]]:
-    """Store every submission of `group` in one transaction; per submission, what it stored."""
-    INGEST_COMMIT_BATCHES.observe(len(group))
-    with INGEST_COMMIT_SECONDS.time():
-        async with db.write() as s:
-            return await _store(s, group)
+Owners = dict[tuple[int, str], int]  # (app, message id) -> the submission that owns it
+Users = dict[tuple[int, Identity], int]  # (app, identity) -> user id
 
 
-async def _store(s: AsyncSession, group: Sequence[Submission]) -> list[set[str]]:
-    users: dict[tuple[int, Identity], int] = {}
-    for app_id in {sub.caller.app_id for sub in group}:
-        identities = {ev.who for sub in group if sub.caller.app_id == app_id for ev in sub.events}
-        if not identities:
-            continue
-        resolved = await resolve_many(s, app_id, identities, group[0].now)
-        for sub in group:
-            if sub.caller.app_id == app_id and sub.check_resolved is not None:
-                for ev in sub.events:
-                    sub.check_resolved(ev, resolved[ev.who])
-        users.update({(app_id, who): r.user_id for who, r in resolved.items()})
-
-    conn = await s.connection()
-    owners: dict[tuple[int, str], int] = {}  # (app, message id) -> submission that owns it
+def plan_rows(group: Sequence[Submission], users: Users) -> tuple[list[tuple[Any, ...]], Owners]:
+    """Event rows for the group; the same event in two concurrent batches: first one wins."""
+    owners: Owners = {}
     rows = []
     for n, sub in enumerate(group):
         app_id = sub.caller.app_id
         for ev, cells in zip(sub.events, sub.cells, strict=True):
             key = (app_id, ev.message_id)
-            if key in owners:  # the same event in two concurrent batches: first one wins
+            if key in owners:
                 continue
             owners[key] = n
             rows.append((app_id, users[(app_id, ev.who)], *cells))
-    inserted = await insert_events(conn, rows)
+    return rows, owners
 
+
+def account(
+    group: Sequence[Submission], owners: Owners, inserted: set[tuple[int, str]], users: Users
+) -> tuple[list[set[str]], ProfileDeltas]:
+    """Per submission, the message ids it stored; and the profile deltas of all of them."""
     stored: list[set[str]] = []
     deltas = ProfileDeltas.empty()
     for n, sub in enumerate(group):
@@ -215,6 +205,41 @@ async def _store(s: AsyncSession, group: Sequence[Submission]) -> list[set[str]]
         # Usually every event was new and the prepared fold stands; retries refold exactly.
         part = sub.deltas if len(mine) == len(sub.events) else fold(_stand_ins(mine), sub.tracked)
         merge_into(deltas, part, {ev.who: users[(app_id, ev.who)] for ev in sub.events})
+    return stored, deltas
+
+
+async def commit_group(db: Database, group: Sequence[Submission]) -> list[set[str]]:
+    """Store every submission of `group` in one transaction; per submission, what it stored."""
+    INGEST_COMMIT_BATCHES.observe(len(group))
+    with INGEST_COMMIT_SECONDS.time():
+        if db.has_writer_thread:
+            # The usual group (every user known) runs start to finish in the writer thread.
+            from tidings.events.writer import store_in_writer  # imports this module
+
+            done = await db.run_in_writer(partial(store_in_writer, group))
+            if done is not None:
+                return done
+        async with db.write() as s:
+            return await _store(s, group)
+
+
+async def _store(s: AsyncSession, group: Sequence[Submission]) -> list[set[str]]:
+    users: Users = {}
+    for app_id in {sub.caller.app_id for sub in group}:
+        identities = {ev.who for sub in group if sub.caller.app_id == app_id for ev in sub.events}
+        if not identities:
+            continue
+        resolved = await resolve_many(s, app_id, identities, group[0].now)
+        for sub in group:
+            if sub.caller.app_id == app_id and sub.check_resolved is not None:
+                for ev in sub.events:
+                    sub.check_resolved(ev, resolved[ev.who])
+        users.update({(app_id, who): r.user_id for who, r in resolved.items()})
+
+    conn = await s.connection()
+    rows, owners = plan_rows(group, users)
+    inserted = await insert_events(conn, rows)
+    stored, deltas = account(group, owners, inserted, users)
     await apply_deltas(conn, deltas)
     dropped = [row for sub in group for row in sub.dropped]
     if dropped:

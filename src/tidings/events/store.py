@@ -42,7 +42,7 @@ def _insert_events(dialect: str, n: int) -> str:
 
 
 # SQLite: one single-row statement run with executemany (prepared once, looped in C).
-_INSERT_ONE = (
+INSERT_ONE_SQLITE = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
     f"VALUES ({rows_sql('sqlite', 1, len(EVENT_COLUMNS))[1:-1]}) "
     "ON CONFLICT (app_id, message_id) DO NOTHING"
@@ -50,7 +50,7 @@ _INSERT_ONE = (
 # The look-up of ids already stored always has LOOKUP ids (padded with "", which no
 # message id can be), so SQLite prepares it once and reuses it.
 LOOKUP = 500
-_STORED_IDS = (
+STORED_IDS_SQLITE = (
     "SELECT message_id FROM events WHERE app_id = ?1 AND message_id IN ("
     + ", ".join(f"?{i}" for i in range(2, LOOKUP + 2))
     + ")"
@@ -67,7 +67,7 @@ async def _already_stored(
     for app_id, ids in by_app.items():
         for chunk in chunks(ids, LOOKUP):
             padded = (app_id, *chunk, *([""] * (LOOKUP - len(chunk))))
-            rows_found = await run(conn, _STORED_IDS, padded)
+            rows_found = await run(conn, STORED_IDS_SQLITE, padded)
             found.update((app_id, str(mid)) for (mid,) in rows_found)
     return found
 
@@ -84,7 +84,7 @@ async def insert_events(
         stored = await _already_stored(conn, rows)
         fresh = [row for row in rows if (row[0], row[2]) not in stored]
         if fresh:
-            await run_many(conn, _INSERT_ONE, fresh)
+            await run_many(conn, INSERT_ONE_SQLITE, fresh)
         return {(row[0], row[2]) for row in fresh}
     inserted: set[tuple[int, str]] = set()
     for chunk in chunks(rows):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -69,9 +69,9 @@ async def _upsert(
     dialect = conn.dialect.name
     if dialect == "sqlite":  # one prepared single-row statement each, looped in C
         if daily:
-            await run_many(conn, _upsert_daily(dialect, 1), daily)
+            await run_many(conn, upsert_daily_sql(dialect), daily)
         if stats:
-            await run_many(conn, _upsert_stats(dialect, 1), stats)
+            await run_many(conn, upsert_stats_sql(dialect), stats)
         return
     for chunk in chunks(daily):
         await run(conn, _upsert_daily(dialect, len(chunk)), flat(chunk))
@@ -79,26 +79,49 @@ async def _upsert(
         await run(conn, _upsert_stats(dialect, len(chunk)), flat(chunk))
 
 
-async def apply_deltas(conn: AsyncConnection, deltas: ProfileDeltas) -> None:
-    """Upsert counts and totals, move first/last seen, add sessions, set last values."""
-    v = Values(conn.dialect.name)
-    await _upsert(
-        conn,
+class DeltaRows(NamedTuple):
+    """Deltas as statement parameters: daily counts, totals, and touched users."""
+
+    daily: list[tuple[Any, ...]]
+    stats: list[tuple[Any, ...]]
+    touch: list[tuple[Any, ...]]
+
+
+def delta_rows(deltas: ProfileDeltas, v: Values) -> DeltaRows:
+    return DeltaRows(
         [(u, n, v.day(d), c) for (u, n, d), c in deltas.daily.items()],
         [
             (u, n, v.time(s.first_at), v.time(s.last_at), s.count)
             for (u, n), s in deltas.stats.items()
         ],
+        [
+            (v.time(d.first_seen), v.time(d.last_seen), d.sessions, uid)
+            for uid, d in deltas.users.items()
+        ],
     )
-    if deltas.users:
-        await run_many(
-            conn,
-            _touch_user(conn.dialect.name),
-            [
-                (v.time(d.first_seen), v.time(d.last_seen), d.sessions, uid)
-                for uid, d in deltas.users.items()
-            ],
-        )
+
+
+def upsert_daily_sql(dialect: str) -> str:
+    """The single-row daily-count upsert (for executemany)."""
+    return _upsert_daily(dialect, 1)
+
+
+def upsert_stats_sql(dialect: str) -> str:
+    """The single-row totals upsert (for executemany)."""
+    return _upsert_stats(dialect, 1)
+
+
+def touch_user_sql(dialect: str) -> str:
+    """First/last seen and sessions for one user (for executemany)."""
+    return _touch_user(dialect)
+
+
+async def apply_deltas(conn: AsyncConnection, deltas: ProfileDeltas) -> None:
+    """Upsert counts and totals, move first/last seen, add sessions, set last values."""
+    rows = delta_rows(deltas, Values(conn.dialect.name))
+    await _upsert(conn, rows.daily, rows.stats)
+    if rows.touch:
+        await run_many(conn, _touch_user(conn.dialect.name), rows.touch)
     for uid, d in deltas.users.items():
         if not d.last_values:
             continue
