@@ -147,9 +147,10 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status)
 
 
-def _is_unavailable(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
-    return exc.connection_invalidated or any(
+def _says_unavailable(text: str) -> bool:
+    """A driver's message for a database that is busy, locked or unreachable."""
+    text = text.lower()
+    return any(
         marker in text
         for marker in (
             "database is locked",
@@ -159,6 +160,11 @@ def _is_unavailable(exc: DBAPIError) -> bool:
             "terminat",
         )
     )
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return exc.connection_invalidated or _says_unavailable(text)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -192,25 +198,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _db(_: Request, exc: DBAPIError) -> JSONResponse:
         # Busy, locked or unreachable is worth a retry (503); a broken query is our bug (500).
-        if _is_unavailable(exc):
-            log.warning("database unavailable: %s", exc.orig)
-            err = Unavailable("the database is busy or unreachable; retry shortly")
-            return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
-        log.exception("database error")
-        body = {"error": {"code": "internal", "message": "internal error", "field": None}}
-        return JSONResponse(body, status_code=500)
+        return _unavailable(exc) if _is_unavailable(exc) else _internal(exc)
 
     @app.exception_handler(sqlite3.OperationalError)
     async def _sqlite(_: Request, exc: sqlite3.OperationalError) -> JSONResponse:
-        # From the SQLite writer thread (unwrapped by SQLAlchemy): locked or busy is a 503.
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
-            log.warning("database unavailable: %s", exc)
-            err = Unavailable("the database is busy or unreachable; retry shortly")
-            return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
-        log.exception("database error", exc_info=exc)
-        body = {"error": {"code": "internal", "message": "internal error", "field": None}}
-        return JSONResponse(body, status_code=500)
+        # From the SQLite writer thread, unwrapped by SQLAlchemy: judged the same way.
+        return _unavailable(exc) if _says_unavailable(str(exc)) else _internal(exc)
 
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
@@ -218,12 +211,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
         # A connection reset or timed out below SQLAlchemy's DBAPI wrapping (asyncpg's
         # connect raises these raw): the outcome is unknown, so the client must retry.
-        log.warning("database unreachable: %r", exc)
-        err = Unavailable("the database is busy or unreachable; retry shortly")
-        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+        return _unavailable(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        body = {"error": {"code": "internal", "message": "internal error", "field": None}}
-        return JSONResponse(body, status_code=500)
+        return _internal(exc)
+
+
+def _unavailable(exc: BaseException) -> JSONResponse:
+    log.warning("database unavailable: %r", exc)
+    err = Unavailable("the database is busy or unreachable; retry shortly")
+    return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
+
+def _internal(exc: BaseException) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    body = {"error": {"code": "internal", "message": "internal error", "field": None}}
+    return JSONResponse(body, status_code=500)

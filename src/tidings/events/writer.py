@@ -18,7 +18,7 @@ from tidings.bulk import Values
 from tidings.events import committer as _committer
 from tidings.events.store import INSERT_ONE_SQLITE, LOOKUP, STORED_IDS_SQLITE
 from tidings.profiles.queries import delta_rows, touch_user_sql, upsert_daily_sql, upsert_stats_sql
-from tidings.users.identity import Identity, Resolved
+from tidings.users.identity import match_known
 
 if TYPE_CHECKING:
     from tidings.events.committer import Submission, Users
@@ -94,18 +94,9 @@ def _known_users(conn: sqlite3.Connection, group: Sequence[Submission]) -> Users
             app_id,
             {w.anonymous_id for w in wanted if w.anonymous_id is not None},
         )
-        resolved: dict[Identity, Resolved] = {}
-        for who in wanted:
-            ext = by_ext.get(who.external_id) if who.external_id is not None else None
-            anon = by_anon.get(who.anonymous_id) if who.anonymous_id is not None else None
-            if who.anonymous_id is None and ext is not None:
-                resolved[who] = Resolved(ext[0], ext[1])
-            elif who.external_id is None and anon is not None:
-                resolved[who] = Resolved(anon[0], anon[1])
-            elif ext is not None and anon is not None and ext[0] == anon[0]:
-                resolved[who] = Resolved(ext[0], ext[1])
-            else:
-                return None  # new user, claim or merge: the async path's rules apply
+        resolved = match_known(wanted, {k: uid for k, (uid, _) in by_ext.items()}, by_anon)
+        if len(resolved) < len(wanted):
+            return None  # new user, claim or merge: the async path's rules apply
         for sub in group:
             if sub.caller.app_id == app_id and sub.check_resolved is not None:
                 for ev in sub.events:

@@ -11,7 +11,7 @@ Concurrency-safe: creation is INSERT .. ON CONFLICT DO NOTHING, then re-read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -183,6 +183,35 @@ async def merge_users(s: AsyncSession, *, source_id: int, target_id: int, now: d
     s.expunge(src)
 
 
+def match_known(
+    wanted: Iterable[Identity],
+    by_external: Mapping[str, int],
+    by_anonymous: Mapping[str, tuple[int, str | None]],
+) -> dict[Identity, Resolved]:
+    """The identities that name an existing user outright (pure).
+
+    `by_external`: external id -> user id; `by_anonymous`: anonymous id -> (user id, its
+    external id). An identity with both ids counts only when both name the same user;
+    anything else (new users, claims, merges) is left out for `resolve`.
+    """
+    found: dict[Identity, Resolved] = {}
+    for who in wanted:
+        ext, anon = who.external_id, who.anonymous_id
+        if anon is None and ext is not None and ext in by_external:
+            found[who] = Resolved(by_external[ext], ext)
+        elif ext is None and anon is not None and anon in by_anonymous:
+            found[who] = Resolved(*by_anonymous[anon])
+        elif (
+            ext is not None
+            and anon is not None
+            and ext in by_external
+            and anon in by_anonymous
+            and by_anonymous[anon][0] == by_external[ext]
+        ):
+            found[who] = Resolved(by_external[ext], ext)
+    return found
+
+
 async def resolve_many(
     s: AsyncSession, app_id: int, identities: Iterable[Identity], now: datetime
 ) -> dict[Identity, Resolved]:
@@ -207,14 +236,7 @@ async def resolve_many(
             .where(AnonymousId.app_id == app_id, AnonymousId.anonymous_id.in_(by_anon))
         )
         anon_rows = {anon: (uid, ext) for anon, uid, ext in rows2.all()}
-    for who in wanted:
-        ext, anon = who.external_id, who.anonymous_id
-        if anon is None and ext in ext_rows:
-            found[who] = Resolved(ext_rows[ext], ext)
-        elif ext is None and anon in anon_rows:
-            found[who] = Resolved(anon_rows[anon][0], anon_rows[anon][1])
-        elif ext in ext_rows and anon in anon_rows and anon_rows[anon][0] == ext_rows[ext]:
-            found[who] = Resolved(ext_rows[ext], ext)
+    found.update(match_known(wanted, ext_rows, anon_rows))
     found.update(await _create_many(s, app_id, wanted - found.keys(), now))
     merged_into: dict[int, int] = {}
     for who in wanted - found.keys():
