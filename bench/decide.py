@@ -8,8 +8,9 @@ campaigns of mixed rules, caps and locales: p50/p99 per decision and decisions/s
 Over HTTP: Tidings as its own uvicorn process (uvloop + httptools) on a fresh SQLite file,
 `POST /v1/inapp/decide` under keep-alive load, next to a hello-world endpoint on the same
 server stack (Starlette on uvicorn) in the same run, at 50 and at N campaigns.
-Last line: `RESULT decide ratio=<Tidings req/s ÷ hello-world req/s at 50> p99_ms=<HTTP p99
-at 50 campaigns>`.
+Latency is also measured two requests at a time (no queueing). Last line: `RESULT decide
+ratio=<Tidings req/s ÷ hello-world req/s at 50> p99_ms=<HTTP p99 at 50 campaigns, under the
+full load>`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from bench import loadgen  # noqa: E402
 from bench.ingest import SECRET, Server  # noqa: E402
 from tidings import migrate  # noqa: E402
+from tidings.app import create_app  # noqa: E402
+from tidings.campaigns.client_schemas import DecideIn  # noqa: E402
 from tidings.campaigns.decisions import MAX_MESSAGES, localized  # noqa: E402
 from tidings.crypto import SecretBox  # noqa: E402
 from tidings.db import Database  # noqa: E402
@@ -45,6 +49,7 @@ from tidings.messages.render import render_content  # noqa: E402
 from tidings.profiles.snapshot import DeviceFacts, EventStat, Profile  # noqa: E402
 from tidings.targeting import check_rule, compile_rule, parse_rule  # noqa: E402
 from tidings.tenancy import actions  # noqa: E402
+from tidings.tenancy.auth import Caller, client_caller  # noqa: E402
 
 NOW = datetime.now(UTC)
 PLANS = ["free", "trial", "pro", "team"]
@@ -57,6 +62,20 @@ async def hello(request: Request) -> Response:
 
 
 hello_app = Starlette(routes=[Route("/v1/inapp/decide", hello, methods=["POST"])])
+
+
+def tidings_with_floor() -> Any:
+    """The Tidings app plus `POST /bench/floor`: the same middleware, routing, body parsing
+    and write-key check as a decision, answering a constant. What the stack costs alone."""
+    app: FastAPI = create_app()
+
+    async def floor(body: DecideIn, caller: Caller = Depends(client_caller)) -> Response:
+        return Response(b'{"messages":[]}', media_type="application/json")
+
+    app.add_api_route("/bench/floor", floor, methods=["POST"])
+    # First in line, as the decision route is: routes are matched one by one.
+    app.router.routes.insert(0, app.router.routes.pop())
+    return app
 
 
 def rule(i: int) -> dict[str, Any]:
@@ -221,7 +240,7 @@ def http_run(n_users: int, sizes: list[int], requests: int, conc: int) -> dict[i
         "TIDINGS_LOG_LEVEL": "warning",
     }
     rng = random.Random(3)
-    server = Server("tidings.app:create_app", env, factory=True)
+    server = Server("bench.decide:tidings_with_floor", env, factory=True)
     out: dict[int, Any] = {}
     try:
         users = [
@@ -249,6 +268,13 @@ def http_run(n_users: int, sizes: list[int], requests: int, conc: int) -> dict[i
             assert res.ok == requests, res.statuses
             lat = sorted(res.latencies)
             out[size] = (res.ok / res.seconds, pct(lat, 50), pct(lat, 99))
+            # The same requests two at a time, well below saturation: latency without queueing.
+            steady = post_all(server.port, "/v1/inapp/decide", bodies[:1000], write_key, 2)
+            out[-size] = (steady.ok / steady.seconds, 0.0, pct(sorted(steady.latencies), 99))
+        post_all(server.port, "/bench/floor", bodies[: requests // 10], write_key, conc)
+        res = post_all(server.port, "/bench/floor", bodies, write_key, conc)
+        assert res.ok == requests, res.statuses
+        out[-1] = (res.ok / res.seconds, pct(sorted(res.latencies), 50), 0.0)
     finally:
         server.stop()
     hello_server = Server("bench.decide:hello_app", {})
@@ -280,12 +306,19 @@ def main() -> None:
     http = http_run(args.http_users, sizes, args.requests, args.concurrency)
     hello_rate = http[0][0]
     print(f"http        hello-world: {hello_rate:,.0f} req/s  p50 {http[0][1]:.2f} ms")
+    floor = http[-1][0]
+    print(
+        f"http        Tidings stack, no decision (auth + parse + constant): {floor:,.0f} req/s  "
+        f"({floor / hello_rate:.2f} x hello-world)"
+    )
     for size in sizes:
         rate, p50, p99 = http[size]
         print(
             f"http        {size:>4} campaigns: {rate:,.0f} req/s  p50 {p50:.2f} ms  "
             f"p99 {p99:.2f} ms  ({rate / hello_rate:.2f} x hello-world)"
         )
+    for size in sizes:
+        print(f"http        {size:>4} campaigns, 2 in flight: p99 {http[-size][2]:.2f} ms")
     rate50, _, p99_50 = http[50]
     print(
         f"RESULT decide ratio={rate50 / hello_rate:.2f} p99_ms={p99_50:.2f} "

@@ -1,21 +1,26 @@
-"""Push fan-out benchmark W1, provider level: pushes/s to the fake FCM on loopback.
+"""Push fan-out benchmark W1: pushes/s for a campaign to the fake FCM on loopback.
 
-Three senders post one FCM v1 message per device to the same `FcmFake` (OAuth token
+Every sender posts one FCM v1 message per device to the same `FcmFake` (OAuth token
 endpoint and send endpoint), run in a child process so its CPU does not share this
 process's GIL:
 
 - raw ceiling: bodies encoded beforehand, posted over `Http1Pool` (64 in flight);
-- Tidings provider level: per device `payloads.fcm_message` + `FcmSender.send` (OAuth
-  token cached) over `Http1Pool`, 64 in flight. This is the provider layer only: the
-  campaign send (audience streaming, delivery rows, jobs) is not part of it yet;
+- Tidings campaign send: N users with one FCM device each in a fresh database (SQLite
+  file, or `--database-url`); a push campaign is activated and an in-process job
+  `Worker` runs its plan jobs (audience through the targeting SQL compiler, delivery
+  rows, send jobs) and send jobs (render, mark, send, record every outcome) until every
+  delivery row is `delivered`. Timed from activation to the last outcome written;
+- Tidings provider level (for reference): `payloads.fcm_message` + `FcmSender.send`;
 - firebase-admin 7: `messaging.send_each` in batches of 500, `FCM_URL` pointed at the
   fake (it has no emulator setting), credentials whose `token_uri` is the fake.
+
+Then W2 (`bench/webpush.py`) runs as it is, so its RESULT line comes last.
 
     python bench/fanout.py              # 50,000 devices per sender
     python bench/fanout.py --quick      # 3,000
 
-Last line: `RESULT fanout ratio=<Tidings / firebase-admin> ceiling_ratio=<Tidings / raw>`
-(bars: >= 5 and >= 0.8 for the campaign send; these are provider-level figures).
+Last lines: `RESULT fanout ratio=<Tidings campaign / firebase-admin>
+ceiling_ratio=<Tidings campaign / raw>` (bars >= 5 and >= 0.8), then `RESULT webpush …`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from tidings.clock import SystemClock
@@ -35,6 +41,9 @@ from tidings.delivery.payloads import PushContent, fcm_message
 from tidings.delivery.providers import fcm
 from tidings.delivery.providers.base import Delivered
 from tidings.delivery.providers.http1 import Http1Pool
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 IN_FLIGHT = 64
 CONTENT = PushContent(
@@ -111,11 +120,22 @@ def firebase_admin_send(url: str, sa: dict[str, Any], n: int) -> float:
     return time.perf_counter() - start
 
 
+async def campaign(url: str, sa: dict[str, Any], n: int, database_url: str | None) -> float:
+    """Seconds from activating an n-device push campaign to its last outcome written."""
+    from bench.fanout_campaign import run_campaign
+
+    return await run_campaign(url, sa, n, database_url)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--devices", type=int, default=None)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--database-url", default=None, help="Campaign send on this database (default: SQLite)."
+    )
+    parser.add_argument("--no-webpush", action="store_true", help="Skip W2.")
     args = parser.parse_args()
     if args.serve:
         serve()
@@ -132,11 +152,13 @@ def main() -> None:
     try:
         info = json.loads(child.stdout.readline())
         url, sa = info["url"], info["sa"]
-        print(f"W1 (provider level): {n} devices per sender to the fake FCM at {url}")
+        print(f"W1: {n} devices per sender to the fake FCM at {url}")
         ceiling = n / asyncio.run(raw(url, sa, n))
         print(f"  raw client (pre-encoded)      {ceiling:9.0f} pushes/s")
-        ours = n / asyncio.run(tidings(url, sa, n))
-        print(f"  Tidings FcmSender             {ours:9.0f} pushes/s")
+        ours = n / asyncio.run(campaign(url, sa, n, args.database_url))
+        print(f"  Tidings campaign send         {ours:9.0f} pushes/s  (plan + send jobs, rows)")
+        sender = n / asyncio.run(tidings(url, sa, n))
+        print(f"  Tidings FcmSender only        {sender:9.0f} pushes/s  (provider level)")
         theirs = n / firebase_admin_send(url, sa, n)
         print(f"  firebase-admin send_each/500  {theirs:9.0f} pushes/s")
     finally:
@@ -144,11 +166,15 @@ def main() -> None:
         tail = child.stdout.read().strip()
         child.wait(timeout=60)
     print(f"  fake: {tail.splitlines()[-1] if tail else '?'}")
-    print("  (provider level: the campaign send is not measured here yet)")
+    print(f"  provider level: {sender / theirs:.2f}x firebase-admin, {sender / ceiling:.2f}x raw")
     print(
         f"RESULT fanout ratio={ours / theirs:.2f} ceiling_ratio={ours / ceiling:.2f} "
-        "provider level, Tidings / firebase-admin and Tidings / raw"
+        "campaign send, Tidings / firebase-admin and Tidings / raw (bars >= 5, >= 0.8)"
     )
+    if not args.no_webpush:
+        sys.stdout.flush()
+        w2 = [sys.executable, str(Path(__file__).with_name("webpush.py"))]
+        subprocess.run([*w2, "--quick"] if args.quick else w2, check=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tidings import __version__, migrate
+from tidings.analytics.api import router as analytics_router
 from tidings.campaigns.api import router as campaigns_router
 from tidings.campaigns.client_api import client_router as inapp_client
 from tidings.clock import Clock, SystemClock
@@ -18,6 +19,7 @@ from tidings.context import AppContext
 from tidings.crypto import SecretBox
 from tidings.db import Database
 from tidings.delivery.credentials_api import router as push_credentials_router
+from tidings.devices import push_address
 from tidings.devices.api import client_router as devices_client
 from tidings.devices.server_api import server_router as devices_server
 from tidings.errors import install_error_handlers
@@ -32,7 +34,14 @@ from tidings.ops.logs import configure_logging
 from tidings.ops.metrics import MetricsMiddleware
 from tidings.ops.ratelimit import RateLimitMiddleware
 from tidings.privacy.api import router as privacy_router
+from tidings.profiles.api import router as profiles_router
 from tidings.profiles.retention import keep_pruning
+from tidings.push import handlers as _push_handlers  # noqa: F401  (registers job kinds)
+from tidings.push.api import client_router as push_client
+from tidings.push.api import router as push_router
+from tidings.push.senders import close_senders
+from tidings.sdk.api import router as sdk_router
+from tidings.sdk.cors import ClientCors
 from tidings.segments.api import router as segments_router
 from tidings.users.api import client_router as users_client
 from tidings.users.server_api import server_router as users_server
@@ -44,6 +53,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """Build the app; the database is opened (and migrated when allowed) on startup."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
+    push_address.allow_private_endpoints(settings.allow_private_push_endpoints)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +76,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             worker.stop()
             await asyncio.gather(working, return_exceptions=True)
+            await close_senders(app.state.ctx)
             for task in housekeeping:
                 task.cancel()
             await asyncio.gather(*housekeeping, return_exceptions=True)
@@ -78,20 +89,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Routes are matched in order, one by one: the SDK's hot paths come first.
     for router in (
-        ops_router,
+        inapp_client,
+        events_client,
         users_client,
         devices_client,
-        events_client,
+        ops_router,
         users_server,
         devices_server,
         events_server,
         privacy_router,
         segments_router,
+        profiles_router,
         campaigns_router,
-        inapp_client,
+        analytics_router,
         jobs_router,
         push_credentials_router,
+        push_router,
+        push_client,
+        sdk_router,
     ):
         app.include_router(router)
     # Added innermost first. Requests pass metrics (which see every response), then the
@@ -99,4 +116,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(MetricsMiddleware)
+    # Outermost: preflights for client routes are answered before any limit or guard.
+    app.add_middleware(ClientCors)
     return app

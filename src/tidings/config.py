@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     auto_migrate: bool = Field(
         True, description="`tidings serve` upgrades an embedded SQLite database on start."
     )
+    allow_private_push_endpoints: bool = Field(
+        False,
+        description="Development only: accept Web Push endpoints on loopback and private "
+        "hosts, over http too (e.g. the fakes in `tidings.testing`). Never in production: "
+        "it lets a client make the server post to internal hosts.",
+    )
+    push_influence_hours: float = Field(
+        24.0, gt=0, le=720, description="A session this long after a push counts as influenced."
+    )
 
     @field_validator("database_url")
     @classmethod

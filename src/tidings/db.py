@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from sqlalchemy.types import TypeDecorator
 from tidings.config import Settings
 
 T = TypeVar("T")
+# Plain SQLite reader connections for hot reads (`run_in_reader`).
+READER_THREADS = 4
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -117,6 +120,9 @@ class Database:
         self._writer_pragmas = sqlite_pragmas(sqlite_synchronous, sqlite_busy_timeout_ms)
         self._writer_thread: ThreadPoolExecutor | None = None
         self._writer_conn: sqlite3.Connection | None = None
+        self._reader_threads: ThreadPoolExecutor | None = None
+        self._reader_local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
 
     @property
     def has_writer_thread(self) -> bool:
@@ -145,6 +151,33 @@ class Database:
                 conn.execute(pragma)
             self._writer_conn = conn
         return fn(self._writer_conn)
+
+    async def run_in_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite file only: run `fn` on a plain read-only connection in a small thread pool.
+
+        One hand-off for a whole read, instead of the several per statement the async
+        driver makes; each is a thread wake-up, and on a busy machine those, not SQLite,
+        were most of a session-start decision (bench/decide.py). WAL lets these readers
+        run beside the writer.
+        """
+        assert self._writer_path is not None
+        if self._reader_threads is None:
+            self._reader_threads = ThreadPoolExecutor(
+                READER_THREADS, thread_name_prefix="tidings-reader"
+            )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_threads, self._in_reader, fn)
+
+    def _in_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._reader_local, "conn", None)
+        if conn is None:
+            assert self._writer_path is not None
+            conn = sqlite3.connect(self._writer_path, isolation_level=None, check_same_thread=False)
+            for pragma in [*self._writer_pragmas, "PRAGMA query_only=ON"]:
+                conn.execute(pragma)
+            self._reader_local.conn = conn
+            self._reader_conns.append(conn)
+        return fn(conn)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -178,6 +211,13 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self._reader_threads is not None:
+            self._reader_threads.shutdown(wait=True)
+            self._reader_threads = None
+            for reader in self._reader_conns:
+                reader.close()
+            self._reader_conns.clear()
+            self._reader_local = threading.local()
         if self._writer_thread is not None:
             conn, self._writer_conn = self._writer_conn, None
             if conn is not None:

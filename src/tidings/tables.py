@@ -8,6 +8,7 @@ from tidings.devices import models as _devices
 from tidings.events import models as _events
 from tidings.jobs import models as _jobs
 from tidings.profiles import models as _profiles
+from tidings.push import models as _push
 from tidings.segments import models as _segments
 from tidings.tenancy import models as _tenancy
 from tidings.users import models as _users
@@ -22,6 +23,7 @@ __all__ = [
     "_events",
     "_jobs",
     "_profiles",
+    "_push",
     "_segments",
     "_tenancy",
     "_users",

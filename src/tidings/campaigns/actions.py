@@ -20,6 +20,9 @@ from tidings.campaigns.stream import hub
 from tidings.campaigns.validate import check_shape, check_variants
 from tidings.context import AppContext
 from tidings.errors import Conflict, NotFound, ValidationFailed
+from tidings.push import validate as push_validate
+from tidings.push.fanout import start_push
+from tidings.push.schemas import Schedule
 from tidings.segments import queries as segment_queries
 from tidings.segments.actions import checked_rule
 from tidings.targeting.rules import dump
@@ -34,6 +37,7 @@ def out(c: Campaign) -> CampaignOut:
         name=c.name,
         description=c.description,
         status=c.status,
+        channel=c.channel,
         format=c.format,
         audience=c.audience,
         segment_id=c.segment_id,
@@ -44,6 +48,10 @@ def out(c: Campaign) -> CampaignOut:
         starts_at=c.starts_at,
         ends_at=c.ends_at,
         goal=c.goal,
+        schedule=c.schedule,
+        winner=c.winner,
+        winner_at=c.winner_at,
+        winner_by=c.winner_by,
         version=c.version,
         created_at=c.created_at,
         updated_at=c.updated_at,
@@ -53,7 +61,16 @@ def out(c: Campaign) -> CampaignOut:
 async def _checked(s: AsyncSession, caller: Caller, body: CampaignIn) -> dict[str, Any]:
     """Every column value of a valid campaign, or a 422 naming the field."""
     check_shape(body)
-    fmt, variants = check_variants(body.variants, body.control_weight)
+    schedule = None
+    fmt: str
+    if body.channel in ("push", "device"):
+        fmt = body.channel
+        variants = push_validate.check_push_variants(
+            body.variants, body.control_weight, body.channel
+        )
+        schedule = push_validate.check_schedule(body.schedule or Schedule())
+    else:
+        fmt, variants = check_variants(body.variants, body.control_weight)
     audience = None
     if body.audience is not None:
         rule = await checked_rule(s, caller.app_id, body.audience, root="audience")
@@ -76,6 +93,7 @@ async def _checked(s: AsyncSession, caller: Caller, body: CampaignIn) -> dict[st
         "starts_at": body.starts_at,
         "ends_at": body.ends_at,
         "goal": body.goal.model_dump(mode="json") if body.goal else None,
+        "schedule": schedule,
     }
 
 
@@ -85,7 +103,7 @@ async def create_campaign(ctx: AppContext, caller: Caller, body: CampaignIn) -> 
         values = await _checked(s, caller, body)
         campaign = Campaign(
             app_id=caller.app_id,
-            channel="in_app",
+            channel=body.channel,
             status="draft",
             version=1,
             created_at=now,
@@ -129,6 +147,8 @@ async def list_campaigns(
 def _as_input(c: Campaign) -> dict[str, Any]:
     return {
         "name": c.name,
+        "channel": c.channel,
+        "schedule": c.schedule,
         "description": c.description,
         "audience": c.audience,
         "segment_id": c.segment_id,
@@ -174,9 +194,12 @@ async def transition(ctx: AppContext, caller: Caller, campaign_id: int, to: str)
         )
         campaign.status = lifecycle.next_status(current, to, campaign.starts_at, now)
         campaign.updated_at = now
+        if campaign.channel != "in_app" and campaign.status in ("active", "scheduled"):
+            # Same transaction: an activated campaign always has its plan job.
+            await start_push(s, campaign, now)
         result = out(campaign)
     forget_live(caller.app_id)
-    if result.status == "active":
+    if result.status == "active" and result.channel == "in_app":
         # After the commit, so a connection's re-decision sees the campaign live.
         hub.publish(caller.app_id, campaign_id)
     return result

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from tidings.campaigns import decisions, live
 from tidings.campaigns.client_schemas import (
@@ -26,10 +27,12 @@ client_router = APIRouter(prefix="/v1/inapp", tags=["client"])
 @client_router.post("/decide", response_model=DecideOut, summary="Session-start decision")
 async def decide(
     body: DecideIn, caller: Caller = Depends(client_caller), ctx: AppContext = Depends(context)
-) -> DecideOut:
+) -> Response:
     """The user's eligible messages, rendered and localized, with triggers and display
     rules, highest priority first; the SDK evaluates the triggers."""
-    return await decisions.decide_for(ctx, caller, body)
+    decision = await decisions.decide_for(ctx, caller, body)
+    # Plain values serialized once: FastAPI would validate and re-encode a model per request.
+    return Response(orjson.dumps(decision, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
 @client_router.post("/interactions", response_model=InteractionsOut, summary="Record a batch")

@@ -44,6 +44,12 @@ class DecidedMessage(BaseModel):
     trigger: dict[str, Any]
     display: Display
     content: dict[str, Any]
+    holdout: bool = Field(
+        False,
+        description="The user is in the campaign's control group: when the trigger fires, "
+        "record an `impression` (logged as a holdout exposure) and show nothing. "
+        "`content` is empty.",
+    )
 
 
 class BudgetState(BaseModel):

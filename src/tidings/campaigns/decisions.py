@@ -12,21 +12,18 @@ from typing import Any
 from tidings.campaigns import specs
 from tidings.campaigns.actions import budget_of
 from tidings.campaigns.client_schemas import (
-    BudgetState,
-    DecidedMessage,
     DecideIn,
-    DecideOut,
-    Display,
     InboxOut,
     InboxPost,
 )
+from tidings.campaigns.decision_inputs import decision_inputs
 from tidings.campaigns.models import Campaign
 from tidings.context import AppContext
 from tidings.deliveries import queries as delivery_queries
 from tidings.errors import ValidationFailed
 from tidings.inapp.decide import decide
 from tidings.inapp.model import Budget, Shown, Spec
-from tidings.inapp.policy import schedule, variant
+from tidings.inapp.policy import CONTROL, schedule, variant
 from tidings.messages.formats import BLOCKING
 from tidings.messages.localize import pick_locale
 from tidings.messages.render import render_content
@@ -46,8 +43,9 @@ def budget_values(caller: Caller) -> Budget:
     return Budget(b.max_inapp_per_session, b.max_per_day, b.min_gap_seconds)
 
 
-def scope(profile: Profile, c: Campaign) -> dict[str, Any]:
-    """What templates may read (see messages.render.ROOTS)."""
+def user_scope(profile: Profile) -> dict[str, Any]:
+    """What templates may read of the user and their events (see messages.render.ROOTS);
+    the same for every message of one decision."""
     user = {
         **profile.attributes,
         "external_id": profile.external_id,
@@ -56,7 +54,14 @@ def scope(profile: Profile, c: Campaign) -> dict[str, Any]:
         "country": profile.country,
         "city": profile.city,
     }
-    return {"user": user, "event": {}, "campaign": {"id": c.id, "name": c.name}}
+    # A decision comes before its trigger fires on the device, so `event` is the latest
+    # value of each tracked event property (the app's `last_values` setting).
+    return {"user": user, "event": dict(profile.last_values)}
+
+
+def scope(profile: Profile, c: Campaign, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What one message's templates may read; `base` is `user_scope(profile)` if known."""
+    return {**(base or user_scope(profile)), "campaign": {"id": c.id, "name": c.name}}
 
 
 def localized(c: Campaign, key: str, wanted: str | None) -> tuple[str, dict[str, Any]]:
@@ -67,42 +72,50 @@ def localized(c: Campaign, key: str, wanted: str | None) -> tuple[str, dict[str,
     return locale, content
 
 
-def _budget_state(b: Budget, shown: list[Shown], session_id: str, now: datetime) -> BudgetState:
+def _budget_state(b: Budget, shown: list[Shown], session_id: str, now: datetime) -> dict[str, Any]:
+    """A `BudgetState`, as plain JSON-ready values."""
     today = [s for s in shown if s.displayed_at and s.displayed_at > now - timedelta(days=1)]
     last = max((s.displayed_at for s in today if s.displayed_at), default=None)
-    return BudgetState(
-        max_inapp_per_session=b.max_inapp_per_session,
-        max_per_day=b.max_per_day,
-        min_gap_seconds=b.min_gap_seconds,
-        shown_this_session=sum(
+    return {
+        "max_inapp_per_session": b.max_inapp_per_session,
+        "max_per_day": b.max_per_day,
+        "min_gap_seconds": b.min_gap_seconds,
+        "shown_this_session": sum(
             1 for s in shown if s.channel == "in_app" and s.session_id == session_id
         ),
-        shown_today=len(today),
-        next_allowed_at=last + timedelta(seconds=b.min_gap_seconds) if last else None,
-    )
+        "shown_today": len(today),
+        "next_allowed_at": last + timedelta(seconds=b.min_gap_seconds) if last else None,
+    }
 
 
-async def decide_for(ctx: AppContext, caller: Caller, body: DecideIn) -> DecideOut:
-    """The user's eligible in-app messages, rendered and localized, highest priority first.
+async def decide_for(ctx: AppContext, caller: Caller, body: DecideIn) -> dict[str, Any]:
+    """The user's eligible in-app messages, rendered and localized, highest priority first:
+    a `DecideOut` as plain JSON-ready values (built per session start, so no model objects
+    are made and checked again: they cost more than the decision).
 
     An unknown user gets no messages (the SDK identifies first)."""
     verify(caller, ctx.box, body.external_id, body.user_hash)
     now = ctx.clock.now()
-    async with ctx.db.read() as s:
-        who = await delivery_queries.find_user(
-            s, caller.app_id, external_id=body.external_id, anonymous_id=body.anonymous_id
-        )
-        if who is None:
-            return DecideOut(
-                user_id=None, session_id=body.session_id, messages=[], budget=None, evaluated_at=now
-            )
-        profile = await load_profile(s, caller.app_id, who[0], now=now)
-        live, predicates = await specs.live_set(s, id(ctx.db), caller.app_id)
-        campaigns = [c for c in live if c.format != "post"]
-        shown = await delivery_queries.history(s, who[0])
-    assert profile is not None
+    found = await decision_inputs(
+        ctx.db, caller.app_id, external_id=body.external_id, anonymous_id=body.anonymous_id, now=now
+    )
+    if found is None:
+        return {
+            "user_id": None,
+            "session_id": body.session_id,
+            "messages": [],
+            "budget": None,
+            "evaluated_at": now,
+        }
+    live = specs.cached_live(id(ctx.db), caller.app_id)
+    if live is None:
+        async with ctx.db.read() as s:
+            live = await specs.live_set(s, id(ctx.db), caller.app_id)
+    profile, shown = found
+    campaigns = [c for c in live.campaigns if c.format != "post"]
     by_id = {c.id: c for c in campaigns}
-    spec_list = [specs.spec_of(c, now) for c in campaigns]
+    spec_list = [live.current(c.id, now) for c in campaigns]
+    predicates = live.predicates
     audience = {
         sp.campaign_id: predicates[sp.campaign_id](profile, now)
         for sp in spec_list
@@ -121,36 +134,41 @@ async def decide_for(ctx: AppContext, caller: Caller, body: DecideIn) -> DecideO
         limit=MAX_MESSAGES,
     )
     wanted = body.locale or profile.locale
+    base = user_scope(profile)
     messages = []
     for v in verdicts:
         c = by_id[v.campaign_id]
+        sp = live.specs[c.id]
         assert v.variant is not None
-        locale, content = localized(c, v.variant, wanted)
+        holdout = v.variant == CONTROL
+        locale, content = localized(c, c.variants[0]["key"] if holdout else v.variant, wanted)
+        trigger = c.trigger
         messages.append(
-            DecidedMessage(
-                campaign_id=c.id,
-                variant=v.variant,
-                occurrence=v.occurrence,
-                format=c.format,
-                priority=int(c.controls.get("priority", 100)),
-                exempt_from_budget=bool(c.controls.get("exempt_from_budget", False)),
-                locale=locale,
-                trigger=c.trigger,
-                display=Display(
-                    delay_seconds=int(c.trigger.get("delay_seconds", 0)),
-                    only_on_pages=list(c.trigger.get("only_on_pages", [])),
-                    blocking=c.format in BLOCKING,
-                ),
-                content=render_content(content, scope(profile, c)),
-            )
+            {
+                "campaign_id": c.id,
+                "variant": v.variant,
+                "occurrence": v.occurrence,
+                "format": sp.format,
+                "priority": sp.priority,
+                "exempt_from_budget": sp.exempt_from_budget,
+                "locale": locale,
+                "trigger": trigger,
+                "display": {
+                    "delay_seconds": int(trigger.get("delay_seconds", 0)),
+                    "only_on_pages": list(trigger.get("only_on_pages", [])),
+                    "blocking": sp.format in BLOCKING,
+                },
+                "content": {} if holdout else render_content(content, scope(profile, c, base)),
+                "holdout": holdout,
+            }
         )
-    return DecideOut(
-        user_id=profile.id,
-        session_id=body.session_id,
-        messages=messages,
-        budget=_budget_state(b, shown, body.session_id, now),
-        evaluated_at=now,
-    )
+    return {
+        "user_id": profile.id,
+        "session_id": body.session_id,
+        "messages": messages,
+        "budget": _budget_state(b, shown, body.session_id, now),
+        "evaluated_at": now,
+    }
 
 
 def _post_visible(sp: Spec, content: dict[str, Any], now: datetime) -> bool:
@@ -179,16 +197,17 @@ async def inbox(
         if found is None:
             return InboxOut(data=[], unread=0, next_cursor=None)
         profile = await load_profile(s, caller.app_id, found[0], now=now)
-        live, predicates = await specs.live_set(s, id(ctx.db), caller.app_id)
-        posts = [c for c in live if c.format == "post"]
+        live = await specs.live_set(s, id(ctx.db), caller.app_id)
+        posts = [c for c in live.campaigns if c.format == "post"]
         read = await delivery_queries.read_posts(s, found[0], [c.id for c in posts])
+        arms = await delivery_queries.variants_of(s, found[0], [c.id for c in posts])
     assert profile is not None
     items: list[InboxPost] = []
     for c in posts:
-        sp = specs.spec_of(c, now)
-        if schedule(sp, now) is not None or not predicates[c.id](profile, now):
+        sp = live.current(c.id, now)
+        if schedule(sp, now) is not None or not live.predicates[c.id](profile, now):
             continue
-        key = variant(sp, profile.id)
+        key = variant(sp, profile.id, arms.get(c.id) or None)
         if key == "control":
             continue
         loc, content = localized(c, key, locale or profile.locale)

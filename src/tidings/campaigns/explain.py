@@ -80,7 +80,7 @@ async def explain_campaign(
             None if spec.format == "post" else policy.budget(spec, shown, session_id, budget, now),
         ),
     ]
-    key = policy.variant(spec, profile.id)
+    key = policy.variant(spec, profile.id, policy.stored_arm(mine))
     steps.append(
         ("variant", ("control", "in the holdout group") if key == policy.CONTROL else None)
     )

@@ -22,7 +22,8 @@ KEEPALIVE = 15.0
 
 
 def _event(name: str, data: object) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    payload = orjson.dumps(data, option=orjson.OPT_UTC_Z)
+    return b"event: " + name.encode() + b"\ndata: " + payload + b"\n\n"
 
 
 async def events(
@@ -40,8 +41,8 @@ async def events(
                 yield b": keepalive\n\n"
                 continue
             decision = await decide_for(ctx, caller, who)
-            for m in decision.messages:
-                if m.campaign_id == campaign_id:
-                    yield _event("message", m.model_dump(mode="json"))
+            for m in decision["messages"]:
+                if m["campaign_id"] == campaign_id:
+                    yield _event("message", m)
     finally:
         hub.unsubscribe(caller.app_id, queue)

@@ -39,6 +39,13 @@ class Campaign(Base):
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     goal: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Experiments: the variant all traffic goes to once chosen ("manual" or "auto"; the
+    # automatic rule is `goal.auto_winner`), see experiments.assignment.
+    winner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    winner_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    winner_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Push and device campaigns: when they go out (now, at, local_time, recurring, on_event).
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -25,10 +25,13 @@ async def list_campaigns(
 
 
 async def live_campaigns(s: AsyncSession, app_id: int) -> list[Campaign]:
-    """Campaigns that may show now or soon (active or scheduled)."""
+    """In-app campaigns that may show now or soon (active or scheduled); push and device
+    campaigns are sent by the job runner, never decided."""
     rows = await s.execute(
         sa.select(Campaign).where(
-            Campaign.app_id == app_id, Campaign.status.in_(("active", "scheduled"))
+            Campaign.app_id == app_id,
+            Campaign.channel == "in_app",
+            Campaign.status.in_(("active", "scheduled")),
         )
     )
     return list(rows.scalars())

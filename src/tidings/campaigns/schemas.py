@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tidings.push.schemas import PushControls, Schedule
 from tidings.targeting.rules import AttributeOp
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -83,6 +84,9 @@ class Controls(_Strict):
     until_completed: UntilCompleted | None = None
     exempt_from_budget: bool = Field(False, description="Critical notices skip the budget.")
     display_hours: DisplayHours | None = None
+    push: PushControls | None = Field(
+        None, description="Push campaigns: quiet hours, rate limit, TTL, collapse key."
+    )
 
 
 class Variant(_Strict):
@@ -96,14 +100,29 @@ class Variant(_Strict):
     )
 
 
+class AutoWinner(_Strict):
+    """Pick the winner by itself once every arm has `min_exposed` users and the best
+    variant beats control (or, without control, the others) by the always-valid test."""
+
+    min_exposed: Annotated[int, Field(ge=10, le=10_000_000)] = 1000
+    alpha: Annotated[float, Field(gt=0, le=0.2)] = 0.05
+
+
 class Goal(_Strict):
+    """Conversions: `event` (matching `where`) by an exposed user within `within_days`
+    after exposure; credited to this campaign by first or last touch among campaigns."""
+
     event: Name
     where: Annotated[list[PropertyFilter], Field(max_length=10)] = []
     within_days: Annotated[int, Field(ge=1, le=90)] = 7
+    attribution: Literal["first_touch", "last_touch"] = "last_touch"
+    revenue_property: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    auto_winner: AutoWinner | None = None
 
 
 class CampaignIn(_Strict):
     name: Name
+    channel: Literal["in_app", "push", "device"] = "in_app"
     description: Annotated[str, Field(max_length=2000)] = ""
     audience: dict[str, Any] | None = Field(None, description="An audience rule; null: everyone.")
     segment_id: Annotated[int, Field(ge=1)] | None = None
@@ -116,6 +135,9 @@ class CampaignIn(_Strict):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     goal: Goal | None = None
+    schedule: Schedule | None = Field(
+        None, description="Push campaigns: when they go out (default `now`)."
+    )
 
 
 class CampaignPatch(_Strict):
@@ -132,6 +154,7 @@ class CampaignPatch(_Strict):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     goal: Goal | None = None
+    schedule: Schedule | None = None
 
 
 class TransitionIn(_Strict):
@@ -143,6 +166,7 @@ class CampaignOut(BaseModel):
     name: str
     description: str
     status: Status
+    channel: str = "in_app"
     format: str
     audience: dict[str, Any] | None
     segment_id: int | None
@@ -153,6 +177,10 @@ class CampaignOut(BaseModel):
     starts_at: datetime | None
     ends_at: datetime | None
     goal: dict[str, Any] | None
+    schedule: dict[str, Any] | None = None
+    winner: str | None = Field(None, description="Once set, new traffic goes to this variant.")
+    winner_at: datetime | None = None
+    winner_by: str | None = Field(None, description="`manual` or `auto`.")
     version: int
     created_at: datetime
     updated_at: datetime

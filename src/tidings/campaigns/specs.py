@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from tidings.segments.models import Segment
 from tidings.targeting import Predicate, compile_rule
 
 _CACHE_MAX = 10_000
+_NEVER = datetime.min.replace(tzinfo=UTC)
 # Keyed by database too: ids are per database (tests run two in one process).
 _compiled: dict[tuple[int, int, int, int], Predicate] = {}
 
@@ -50,6 +52,7 @@ def spec_of(c: Campaign, now: datetime) -> Spec:
         display_hours=(hours["start"], hours["end"]) if hours else None,
         variants=tuple((v["key"], int(v["weight"])) for v in c.variants),
         control_weight=c.control_weight,
+        winner=c.winner,
     )
 
 
@@ -86,28 +89,55 @@ async def predicates(
     return out
 
 
-# The app's live campaigns and their predicates, kept briefly per process: the decision
-# hot path then reads only the user. Changes made in this process drop the entry at
-# once; changes made by other nodes (or a segment edit) are seen within LIVE_TTL.
+# The app's live campaigns, their predicates and specs, kept briefly per process: the
+# decision hot path then reads only the user. Changes made in this process drop the entry
+# at once; changes made by other nodes (or a segment edit) are seen within LIVE_TTL.
 LIVE_TTL = 2.0
-_live: dict[tuple[int, int], tuple[float, list[Campaign], dict[int, Predicate]]] = {}
 
 
-async def live_set(
-    s: AsyncSession, db_key: int, app_id: int
-) -> tuple[list[Campaign], dict[int, Predicate]]:
-    """(active or scheduled campaigns, their predicates), from the cache when fresh."""
+class Live(NamedTuple):
+    """An app's active or scheduled campaigns, with what deciding needs of each."""
+
+    campaigns: list[Campaign]
+    predicates: dict[int, Predicate]
+    # Built once per load (reading ORM attributes per request cost more than deciding);
+    # `current` brings the status up to date.
+    specs: dict[int, Spec]
+
+    def current(self, campaign_id: int, now: datetime) -> Spec:
+        """The campaign's spec with its status as of `now`."""
+        spec = self.specs[campaign_id]
+        status = lifecycle.effective_status(spec.status, spec.starts_at, spec.ends_at, now)
+        return spec if status == spec.status else replace(spec, status=status)
+
+
+_live: dict[tuple[int, int], tuple[float, Live]] = {}
+
+
+def cached_live(db_key: int, app_id: int) -> Live | None:
+    """The app's live campaigns if the cache holds them fresh (no database needed)."""
+    cached = _live.get((db_key, app_id))
+    if cached is not None and time.monotonic() - cached[0] < LIVE_TTL:
+        return cached[1]
+    return None
+
+
+async def live_set(s: AsyncSession, db_key: int, app_id: int) -> Live:
+    """The app's live campaigns, from the cache when fresh."""
     key = (db_key, app_id)
-    cached = _live.get(key)
+    fresh = cached_live(db_key, app_id)
+    if fresh is not None:
+        return fresh
     moment = time.monotonic()
-    if cached is not None and moment - cached[0] < LIVE_TTL:
-        return cached[1], cached[2]
     campaigns = await queries.live_campaigns(s, app_id)
     found = await predicates(s, db_key, app_id, campaigns)
+    # Stored status here; `Live.current` applies start and end times per decision.
+    specs = {c.id: replace(spec_of(c, _NEVER), status=c.status) for c in campaigns}
+    live = Live(campaigns, found, specs)
     if len(_live) >= _CACHE_MAX:
         _live.clear()
-    _live[key] = (moment, campaigns, found)
-    return campaigns, found
+    _live[key] = (moment, live)
+    return live
 
 
 def forget_live(app_id: int) -> None:

@@ -11,10 +11,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from tidings.campaigns.schemas import CampaignIn, Variant
+from tidings.campaigns.schemas import CampaignIn, PropertyFilter, Variant
 from tidings.errors import ValidationFailed, field_path
 from tidings.messages.formats import Message
 from tidings.messages.render import TemplateProblem, check_templates
+from tidings.push.schemas import PushControls
+from tidings.targeting.errors import RuleError
+from tidings.targeting.validate import check_property_filter
 
 _message: TypeAdapter[Message] = TypeAdapter(Message)
 
@@ -79,10 +82,27 @@ def check_variants(
     return fmt, out
 
 
+def _check_filters(filters: list[PropertyFilter], path: str) -> None:
+    """Each property filter's operator and value make sense together (a regex compiles, `in`
+    takes a list, `gt` a number or a date...), as the targeting spec defines them."""
+    for i, f in enumerate(filters):
+        try:
+            check_property_filter(f.property, f.op, f.value, f"{path}[{i}]")
+        except RuleError as exc:
+            raise ValidationFailed(exc.message, field=exc.path, code=exc.code) from exc
+
+
 def check_shape(body: CampaignIn) -> None:
     """Cross-field checks that need no database."""
+    if body.channel == "in_app" and body.schedule is not None:
+        raise ValidationFailed("`schedule` is for push campaigns", field="schedule")
+    if body.channel != "in_app" and body.controls.push is None:
+        body.controls.push = PushControls()
     if body.audience is not None and body.segment_id is not None:
         raise ValidationFailed("give `audience` or `segment_id`, not both", field="segment_id")
+    _check_filters(body.trigger.where, "trigger.where")
+    if body.goal is not None:
+        _check_filters(body.goal.where, "goal.where")
     if body.starts_at and body.ends_at and body.ends_at <= body.starts_at:
         raise ValidationFailed("`ends_at` must be after `starts_at`", field="ends_at")
     for when, name in ((body.starts_at, "starts_at"), (body.ends_at, "ends_at")):

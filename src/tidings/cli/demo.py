@@ -16,6 +16,8 @@ from tidings.config import Settings
 from tidings.demo import generate, keyfile, seed
 from tidings.demo.examples import curl_examples
 from tidings.demo.keyfile import DemoKeys
+from tidings.sdk import showcase
+from tidings.tenancy.auth import authenticate
 
 DEFAULT_DATABASE = Path("tidings-demo.db")
 
@@ -25,6 +27,8 @@ async def _prepare(settings: Settings, database: Path, users: int) -> DemoKeys:
     keys_path = keyfile.path_for(database)
     async with app_context(settings) as ctx:
         keys = await seed.ensure_tenant(ctx, keys_path)
+        # The web SDK's demo page (/demo) shows one campaign per in-app format.
+        await showcase.ensure_showcase(ctx, await authenticate(ctx.db, keys.server_key))
         if keys.seeded_users >= users:
             console.print(f"reusing the demo app {keys.app_id} ({keys.seeded_users} users)")
             return keys
@@ -57,6 +61,7 @@ def _banner(url: str, keys: DemoKeys, keys_path: Path) -> None:
     # Plain lines, never wrapped or boxed: keys and commands must survive copy and paste.
     lines = (
         f"\nTidings demo is serving at {url} (interactive API docs: {url}/docs)",
+        f"demo web app using the SDK: {url}/demo?key={keys.write_key}",
         f"workspace {keys.workspace_id}, app {keys.app_id}; keys kept in {keys_path} (mode 0600)",
         f"write key  {keys.write_key}  (public: for SDKs)",
         f"server key {keys.server_key}  (secret: for your servers)",

@@ -25,6 +25,7 @@ from tidings.campaigns.models import Campaign
 from tidings.context import AppContext
 from tidings.db import dialect_name
 from tidings.deliveries import queries
+from tidings.deliveries.interaction_events import interaction_events, track_interactions
 from tidings.deliveries.models import Delivery
 from tidings.errors import NotFound
 from tidings.inapp.decide import verdict
@@ -71,6 +72,10 @@ async def record(ctx: AppContext, caller: Caller, body: InteractionsIn) -> Inter
             results.append(
                 await _apply(s, campaign, user_id, body.session_id, item, budget, timezone, now)
             )
+        variants = await queries.variants_of(s, user_id, ids)
+    formats = {c.id: c.format for c in campaigns.values()}
+    events = interaction_events(body, results, user_id, variants, formats, now.timestamp())
+    await track_interactions(ctx, caller, body, events)
     return InteractionsOut(results=results)
 
 
@@ -181,6 +186,8 @@ async def _impression(
         timezone=timezone,
         now=now,
     )
+    if v.reason == queries.CONTROL_REASON:
+        return await _holdout(s, c, user_id, session_id, now)
     if not v.eligible:
         return InteractionResult(status="refused", reason=v.reason)
     if item.occurrence != v.occurrence:
@@ -195,4 +202,19 @@ async def _impression(
     d.status = "displayed"
     d.session_id = session_id
     await s.flush()
+    return InteractionResult(status="recorded")
+
+
+async def _holdout(
+    s: AsyncSession, c: Campaign, user_id: int, session_id: str | None, now: datetime
+) -> InteractionResult:
+    """Log a holdout user's exposure (the moment the message would have shown) once: a
+    never-displayed `suppressed` row, so lift against showing nothing is measurable."""
+    if await queries.get_delivery(s, c.id, user_id, 1) is not None:
+        return InteractionResult(status="duplicate")
+    row = _new(c, user_id, 1, session_id, now, status="suppressed")
+    row.variant = queries.CONTROL_REASON
+    row.reason = queries.CONTROL_REASON
+    row.displayed_at = None
+    s.add(row)
     return InteractionResult(status="recorded")

@@ -29,7 +29,9 @@ class Delivery(Base):
             "occurrence",
             name="uq_deliveries_key",
         ),
-        Index("ix_deliveries_user_displayed", "user_id", "displayed_at"),
+        # campaign_id trails so the report's "another campaign took the credit" check
+        # reads the index alone (bench/analytics.py: ~0.2 s of 2 s on 1M rows, 0007).
+        Index("ix_deliveries_user_displayed", "user_id", "displayed_at", "campaign_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

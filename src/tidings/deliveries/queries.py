@@ -12,6 +12,8 @@ from tidings.inapp.model import Shown
 from tidings.users.models import AnonymousId, User
 
 IN_APP = "in_app"
+# A holdout user's exposure: a `suppressed` row with this reason and variant "control".
+CONTROL_REASON = "control"
 
 
 async def find_user(
@@ -38,7 +40,8 @@ async def find_user(
 
 
 async def history(s: AsyncSession, user_id: int) -> list[Shown]:
-    """Every showing of any campaign to this user, on any channel."""
+    """Every showing of any campaign to this user, on any channel, and their logged
+    holdout exposures (never displayed; they carry the sticky `control` arm)."""
     rows = await s.execute(
         sa.select(
             Delivery.campaign_id,
@@ -48,7 +51,11 @@ async def history(s: AsyncSession, user_id: int) -> list[Shown]:
             Delivery.dismissed_at,
             Delivery.completed_at,
             Delivery.session_id,
-        ).where(Delivery.user_id == user_id, Delivery.displayed_at.is_not(None))
+            Delivery.variant,
+        ).where(
+            Delivery.user_id == user_id,
+            sa.or_(Delivery.displayed_at.is_not(None), Delivery.reason == CONTROL_REASON),
+        )
     )
     return [Shown(*r) for r in rows.all()]
 
@@ -80,3 +87,13 @@ async def read_posts(s: AsyncSession, user_id: int, campaign_ids: Sequence[int])
         )
     )
     return {cid: read_at is not None for cid, read_at in rows.all()}
+
+
+async def variants_of(s: AsyncSession, user_id: int, campaign_ids: Sequence[int]) -> dict[int, str]:
+    """campaign id → the arm the user's first delivery of it recorded."""
+    rows = await s.execute(
+        sa.select(Delivery.campaign_id, Delivery.variant)
+        .where(Delivery.user_id == user_id, Delivery.campaign_id.in_(list(campaign_ids)))
+        .order_by(Delivery.campaign_id, Delivery.occurrence.desc())
+    )
+    return {campaign_id: variant for campaign_id, variant in rows.all()}

@@ -26,6 +26,11 @@ class FcmIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     service_account: dict[str, Any] | str
+    api_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+$",
+        description="FCM's origin; only for proxies and fakes (default https://fcm.googleapis.com).",
+    )
 
 
 class ApnsIn(BaseModel):
@@ -37,6 +42,11 @@ class ApnsIn(BaseModel):
     team_id: str = Field(min_length=10, max_length=10)
     topic: str = Field(min_length=1, max_length=255)
     environment: Literal["production", "sandbox"] = "production"
+    api_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+$",
+        description="APNs' origin; only for proxies and fakes (default: by `environment`).",
+    )
 
 
 class WebPushIn(BaseModel):
@@ -90,6 +100,9 @@ def _fcm(body: FcmIn) -> tuple[dict[str, Any], dict[str, Any]]:
         "client_email": info["client_email"],
         "private_key_id": info.get("private_key_id"),
     }
+    if body.api_url:
+        info = {**info, "api_url": body.api_url}
+        summary["api_url"] = body.api_url
     return info, summary
 
 
@@ -100,6 +113,8 @@ def _apns(body: ApnsIn) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ValidationFailed(str(exc), field="key") from None
     secret = body.model_dump()
     summary = {k: secret[k] for k in ("key_id", "team_id", "topic", "environment")}
+    if body.api_url:
+        summary["api_url"] = body.api_url
     return secret, summary
 
 

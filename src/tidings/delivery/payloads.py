@@ -169,6 +169,9 @@ def fcm_message(content: PushContent, token: str) -> bytes:
         message: dict[str, Any] = {"token": token, "android": android}
         if notification:
             message["notification"] = notification
+            if c.collapse_key:
+                # collapse_key replaces pending copies; the tag replaces a shown one.
+                android["notification"] = {"tag": c.collapse_key}
         data = _data(c)
         if data:
             message["data"] = data

@@ -51,6 +51,17 @@ MQTT_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 BASE64URL_RE = re.compile(r"^[A-Za-z0-9_\-]+={0,2}$")
 MAX_ENDPOINT = 2048
 P256_POINT_BYTES = 65
+# Set from `TIDINGS_ALLOW_PRIVATE_PUSH_ENDPOINTS` when the app starts (development only).
+_private_endpoints = {"allowed": False}
+
+
+def allow_private_endpoints(allowed: bool) -> None:
+    """Accept loopback/private (and http) Web Push endpoints: development and tests only."""
+    _private_endpoints["allowed"] = allowed
+
+
+def private_endpoints_allowed() -> bool:
+    return _private_endpoints["allowed"]
 AUTH_SECRET_BYTES = 16
 
 
@@ -171,7 +182,8 @@ def _endpoint(value: Any) -> str:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
         raise PushAddressError(field, "not a valid URL") from exc
-    if parts.scheme != "https" or not host:
+    private_ok = _private_endpoints["allowed"]
+    if parts.scheme not in (("https", "http") if private_ok else ("https",)) or not host:
         raise PushAddressError(field, "expected an https:// URL with a host")
     if parts.username is not None or parts.password is not None:
         raise PushAddressError(field, "endpoints carry no credentials")
@@ -179,7 +191,8 @@ def _endpoint(value: Any) -> str:
         raise PushAddressError(field, "endpoints contain no whitespace or control characters")
     # Push services are public hosts; an internal one would turn sends into SSRF. (The
     # dispatcher still checks resolved addresses: a name can point anywhere.)
-    if host == "localhost" or host.endswith(".localhost") or _is_internal_ip(host):
+    internal = host == "localhost" or host.endswith(".localhost") or _is_internal_ip(host)
+    if internal and not private_ok:
         raise PushAddressError(field, "endpoints must be public push-service hosts")
     return value
 

@@ -17,6 +17,8 @@ class Event(Base):
         # The dedupe key: a retried batch stores each event once, forever (≥ 24 h promised).
         UniqueConstraint("app_id", "message_id"),
         Index("ix_events_user_time", "user_id", "timestamp"),
+        # Goal conversions: one user's events of one name in a window (analytics, 0007).
+        Index("ix_events_user_name_time", "user_id", "name", "timestamp"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -32,6 +32,8 @@ class Spec:
     display_hours: tuple[int, int] | None = None
     variants: tuple[tuple[str, int], ...] = (("a", 1),)
     control_weight: int = 0
+    # Once set, traffic goes to this variant (experiments.assignment).
+    winner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,9 @@ class Shown:
     dismissed_at: datetime | None = None
     completed_at: datetime | None = None
     session_id: str | None = None
+    # The arm recorded on this occurrence ("control": a logged holdout exposure, never
+    # displayed); the first one is the user's sticky arm.
+    variant: str = ""
 
 
 @dataclass(frozen=True, slots=True)

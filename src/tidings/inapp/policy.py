@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tidings.experiments import assignment
 from tidings.inapp.model import Budget, Shown, Spec
-from tidings.targeting import bucketing
 
 Failure = tuple[str, str] | None
-CONTROL = "control"
+CONTROL = assignment.CONTROL
 
 
 def schedule(spec: Spec, now: datetime) -> Failure:
@@ -96,15 +96,19 @@ def budget(
     return None
 
 
-def variant(spec: Spec, user_id: int) -> str:
-    """Deterministic by hash(campaign, user): a variant key, or CONTROL (the holdout)."""
-    arms = [*spec.variants, (CONTROL, spec.control_weight)]
-    total = sum(w for _, w in arms)
-    if total <= 0:
-        return spec.variants[0][0]
-    point = bucketing.bucket(f"campaign:{spec.campaign_id}", user_id) * total // bucketing.BUCKETS
-    for key, weight in arms:
-        if point < weight:
-            return key
-        point -= weight
-    return arms[-1][0]
+def stored_arm(mine: Sequence[Shown]) -> str | None:
+    """The arm the user's first recorded occurrence of a campaign holds, if any."""
+    return min(((s.occurrence, s.variant) for s in mine if s.variant), default=(0, None))[1]
+
+
+def variant(spec: Spec, user_id: int, stored: str | None = None) -> str:
+    """A variant key, or CONTROL (the holdout): the user's `stored` arm (from their first
+    exposure) if any, the winner once set, else hash(campaign, user) over the weights."""
+    return assignment.assign(
+        spec.campaign_id,
+        user_id,
+        spec.variants,
+        spec.control_weight,
+        stored=stored,
+        winner=spec.winner,
+    )

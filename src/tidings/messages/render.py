@@ -1,25 +1,56 @@
 """Liquid personalization with limits: templates checked at save, rendered per user.
 
 Every string in a message is a template. Variables may only read `user` (attributes plus
-`external_id`, `locale`, `timezone`, `country`, `city`), `event` (the triggering event's
-properties) and `campaign` (`id`, `name`); anything else is an error when saved. Rendering
-is bounded by loop iterations, output size and nesting; a template that breaks a limit
-renders as its fallback (the raw text is never shown half-rendered).
+`external_id`, `locale`, `timezone`, `country`, `city`), `event` (the latest values of
+the app's tracked event properties) and `campaign` (`id`, `name`); anything else is an
+error when saved. Rendering is bounded by loop iterations, output size, nesting and time;
+a template that breaks a limit renders as its fallback (never half-rendered text).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-from liquid import BoundTemplate, Environment, StrictUndefined
+from liquid import BoundTemplate, Environment, RenderContext, StrictUndefined
 from liquid.exceptions import LiquidError
+
+from tidings.messages import fastrender
 
 ROOTS = frozenset({"user", "event", "campaign"})
 MAX_OUTPUT = 20_000
+MAX_RENDER_SECONDS = 0.05
 # Fields that are identifiers or URLs the SDK interprets, not text shown to users.
 _NOT_TEMPLATES = frozenset({"format", "id", "kind", "type", "position", "placement", "dark"})
+
+
+class RenderTimeLimit(LiquidError):
+    """A render ran past MAX_RENDER_SECONDS."""
+
+
+class _TimedContext(RenderContext):
+    """Checks the clock at every variable lookup, which every loop iteration and output
+    makes: the loop and output limits bound the work, this bounds the time."""
+
+    def __init__(self, template: BoundTemplate, **kwargs: Any) -> None:
+        super().__init__(template, **kwargs)
+        parent = kwargs.get("parent_context")
+        self.deadline: float = (
+            parent.deadline
+            if isinstance(parent, _TimedContext)
+            else time.monotonic() + MAX_RENDER_SECONDS
+        )
+
+    def get(self, *args: Any, **kwargs: Any) -> object:
+        if time.monotonic() > self.deadline:
+            raise RenderTimeLimit("render time limit reached", token=None)
+        return super().get(*args, **kwargs)
+
+
+class _TimedTemplate(BoundTemplate):
+    context_class = _TimedContext
 
 
 class _Limited(Environment):
@@ -27,6 +58,7 @@ class _Limited(Environment):
     output_stream_limit = MAX_OUTPUT
     context_depth_limit = 20
     local_namespace_limit = 10_000
+    template_class = _TimedTemplate
 
 
 _ENV = _Limited(undefined=StrictUndefined)
@@ -55,8 +87,9 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 @lru_cache(maxsize=8192)
-def _compiled(text: str) -> BoundTemplate:
-    return _LENIENT.from_string(text)
+def _compiled(text: str) -> tuple[BoundTemplate, fastrender.Plan | None]:
+    template = _LENIENT.from_string(text)
+    return template, fastrender.plan(template)
 
 
 def check_templates(content: Mapping[str, Any], path: str) -> None:
@@ -84,9 +117,13 @@ def render_text(text: str, scope: Mapping[str, Any]) -> str:
     if "{" not in text:
         return text
     try:
-        return _compiled(text).render(**scope)
+        template, pieces = _compiled(text)
+        fast = None if pieces is None else fastrender.render(pieces, scope, _LENIENT)
+        out = template.render(**scope) if fast is None else fast
     except LiquidError:
         return ""
+    # Liquid stops at the limit itself; the fast path is checked here, to the same end.
+    return out if len(out) <= MAX_OUTPUT else ""
 
 
 def render_content(content: Any, scope: Mapping[str, Any]) -> Any:

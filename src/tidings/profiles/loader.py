@@ -4,6 +4,7 @@ devices aggregated as JSON beside it. Never commits."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -22,7 +23,8 @@ _stats = table_of(UserEventStat)
 _devices = table_of(Device)
 
 
-def _aggregate(dialect: str, columns: list[Any], where: Any) -> Any:
+def json_rows(dialect: str, columns: list[Any], where: Any) -> Any:
+    """A scalar subquery: the matching rows as one JSON array of arrays (text)."""
     agg: Any
     if dialect == "postgresql":
         agg = sa.cast(sa.func.jsonb_agg(sa.func.jsonb_build_array(*columns)), sa.Text)
@@ -31,38 +33,53 @@ def _aggregate(dialect: str, columns: list[Any], where: Any) -> Any:
     return sa.select(sa.func.coalesce(agg, "[]")).where(where).scalar_subquery()
 
 
-def profile_query(dialect: str, app_id: int, user_id: int, since: date) -> sa.Select[Any]:
-    """The one query: user columns plus `daily`, `stats` and `devices` as JSON arrays."""
+def profile_columns(dialect: str) -> list[Any]:
+    """The user columns plus `daily_json` (from the `since` parameter), `stats_json` and
+    `devices_json`, correlated to the outer `users` row."""
     mine = _users.c.id
-    daily = _aggregate(
+    daily = json_rows(
         dialect,
         [_daily.c.name, _daily.c.day, _daily.c.count],
-        sa.and_(_daily.c.user_id == mine, _daily.c.day >= since),
+        sa.and_(_daily.c.user_id == mine, _daily.c.day >= sa.bindparam("since", type_=sa.Date)),
     )
-    stats = _aggregate(
+    stats = json_rows(
         dialect,
         [_stats.c.name, _stats.c.first_at, _stats.c.last_at, _stats.c.count],
         _stats.c.user_id == mine,
     )
-    devices = _aggregate(
+    devices = json_rows(
         dialect,
         [*(_devices.c[name] for name in DEVICE_FACTS), _devices.c.push_active],
         _devices.c.user_id == mine,
     )
-    return sa.select(
+    return [
         _users,
         daily.label("daily_json"),
         stats.label("stats_json"),
         devices.label("devices_json"),
-    ).where(_users.c.id == user_id, _users.c.app_id == app_id)
+    ]
+
+
+@lru_cache(maxsize=4)
+def profile_query(dialect: str) -> sa.Select[Any]:
+    """The one query, built once per dialect (parameters `app_id`, `user_id`, `since`):
+    building SQLAlchemy statements per request costs more than running them."""
+    return sa.select(*profile_columns(dialect)).where(
+        _users.c.id == sa.bindparam("user_id"), _users.c.app_id == sa.bindparam("app_id")
+    )
+
+
+def window_start(now: datetime) -> date:
+    """The first UTC day of daily counts a profile holds."""
+    return now.astimezone(UTC).date() - timedelta(days=DAILY_WINDOW_DAYS)
 
 
 async def load_profile(
     s: AsyncSession, app_id: int, user_id: int, *, now: datetime
 ) -> Profile | None:
     """The user's profile (daily counts within the kept window), or None if not the app's."""
-    since = now.astimezone(UTC).date() - timedelta(days=DAILY_WINDOW_DAYS)
-    row = (await s.execute(profile_query(dialect_name(s), app_id, user_id, since))).first()
+    params = {"app_id": app_id, "user_id": user_id, "since": window_start(now)}
+    row = (await s.execute(profile_query(dialect_name(s)), params)).first()
     if row is None:
         return None
     return profile_from_row(row._mapping)
@@ -71,15 +88,15 @@ async def load_profile(
 def profile_from_row(r: Any) -> Profile:
     """Build a Profile from a `profile_query` row mapping."""
     daily: dict[str, dict[date, int]] = {}
-    for name, day, count in _json(r["daily_json"]):
+    for name, day, count in decode_json_rows(r["daily_json"]):
         daily.setdefault(name, {})[date.fromisoformat(str(day)[:10])] = int(count)
     stats = {
-        name: EventStat(_moment(first), _moment(last), int(count))
-        for name, first, last, count in _json(r["stats_json"])
+        name: EventStat(moment(first), moment(last), int(count))
+        for name, first, last, count in decode_json_rows(r["stats_json"])
     }
     devices = tuple(
         DeviceFacts(**dict(zip(DEVICE_FACTS, values, strict=False)), push_active=bool(values[-1]))
-        for values in _json(r["devices_json"])
+        for values in decode_json_rows(r["devices_json"])
     )
     return Profile(
         id=r["id"],
@@ -104,7 +121,8 @@ def profile_from_row(r: Any) -> Profile:
     )
 
 
-def _json(value: Any) -> list[Any]:
+def decode_json_rows(value: Any) -> list[Any]:
+    """A `json_rows` value as a list of row lists (SQLite hands text, PostgreSQL too)."""
     if value is None:
         return []
     if isinstance(value, str | bytes):
@@ -113,8 +131,9 @@ def _json(value: Any) -> list[Any]:
     return list(value)
 
 
-def _moment(value: Any) -> datetime:
+def moment(value: Any) -> datetime:
+    """A datetime read out of a `json_rows` value, as aware UTC."""
     # SQLite hands back "YYYY-MM-DD HH:MM:SS.ffffff", PostgreSQL's JSON "YYYY-MM-DDTHH:MM:SS";
     # both are naive UTC (see db.UTCDateTime).
-    moment = datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    at = datetime.fromisoformat(str(value))
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

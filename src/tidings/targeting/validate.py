@@ -244,6 +244,12 @@ def _check_device_field(node: DeviceField, path: str) -> DeviceField:
     return node.model_copy(update={"value": value})
 
 
+def check_property_filter(prop: str, op: str, value: Any, path: str) -> Any:
+    """An event property test (trigger and goal filters), typed by its value as the SDK
+    and the server will compare it; the normalized value, or RuleError naming it."""
+    return _comparison(prop, _infer(op, value), op, value, False, path)
+
+
 def _infer(op: str, value: Any) -> str:
     if op in ("more_than_days_ago", "less_than_days_ago"):
         return "datetime"

@@ -19,7 +19,7 @@ from google.oauth2 import service_account
 
 from tidings.clock import Clock
 from tidings.delivery.providers.base import Delivered, Outcome, Rejected, Retry, retry_after_seconds
-from tidings.delivery.providers.http1 import Http1Pool, Reply
+from tidings.delivery.providers.http1 import Http1Pool, Lease, Reply
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 FCM_URL = "https://fcm.googleapis.com"
@@ -144,8 +144,20 @@ class FcmSender:
         self._clock = clock
         self._url = f"{base_url}/v1/projects/{tokens.project_id}/messages:send"
 
-    async def send(self, message: bytes) -> Outcome:
-        """Post one encoded `{"message": …}` body (see `payloads.fcm_message`)."""
+    @property
+    def url(self) -> str:
+        return self._url
+
+    async def stage(self, message: bytes, lease: Lease) -> None:
+        """Encode `message`'s request on a leased `Http1Pool` connection ahead of `send`."""
+        assert isinstance(self._client, Http1Pool)
+        bearer = await self._tokens.get()
+        headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
+        self._client.stage(lease, self._url, message, headers)
+
+    async def send(self, message: bytes, *, lease: Lease | None = None) -> Outcome:
+        """Post one encoded `{"message": …}` body (see `payloads.fcm_message`); `lease`
+        is a connection taken beforehand from the `Http1Pool`."""
         try:
             bearer = await self._tokens.get()
         except google_exceptions.GoogleAuthError as exc:
@@ -153,7 +165,7 @@ class FcmSender:
         headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
         try:
             if isinstance(self._client, Http1Pool):
-                reply = await self._client.post(self._url, message, headers)
+                reply = await self._client.post(self._url, message, headers, lease=lease)
             else:
                 resp = await self._client.post(self._url, content=message, headers=headers)
                 reply = Reply(resp.status_code, dict(resp.headers), resp.content)

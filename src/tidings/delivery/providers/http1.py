@@ -41,6 +41,25 @@ class _Conn:
         self.writer.close()
 
 
+@dataclass
+class Lease:
+    """A connection slot and a live connection taken before a request is committed to (see
+    `Http1Pool.lease`); `post(..., lease=)` uses it, `give_back` returns it unused."""
+
+    origin: tuple[str, str, int]
+    conn: _Conn
+    used: bool = False
+    staged: bytes | None = None  # the encoded request (see `Http1Pool.stage`)
+
+
+def _origin(url: str) -> tuple[tuple[str, str, int], str, str]:
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    port = parts.port or (443 if scheme == "https" else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return (scheme, parts.hostname or "", port), target, parts.netloc
+
+
 class Http1Pool:
     """Up to `per_origin` keep-alive connections to each origin (scheme://host:port)."""
 
@@ -68,28 +87,64 @@ class Http1Pool:
             while idle:
                 idle.popleft().close()
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Reply:
-        parts = urlsplit(url)
-        scheme = parts.scheme or "http"
-        port = parts.port or (443 if scheme == "https" else 80)
-        origin = (scheme, parts.hostname or "", port)
+    async def lease(self, url: str) -> Lease:
+        """Take `url`'s origin slot and a connected connection now, so a later `post` with
+        it writes at once (nothing to wait for or connect between a commitment and the
+        wire). OSError/TimeoutError if no connection can be made."""
+        origin = _origin(url)[0]
         slots = self._slots.setdefault(origin, asyncio.Semaphore(self._per_origin))
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        out = [("Host", parts.netloc), ("Content-Length", str(len(body)))]
+        await slots.acquire()
+        try:
+            return Lease(origin, await self._acquire(origin))
+        except BaseException:
+            slots.release()
+            raise
+
+    def give_back(self, lease: Lease) -> None:
+        """Return an unused lease: its connection goes back to the idle ones."""
+        if lease.used:
+            return
+        lease.used = True
+        if lease.staged is not None:
+            lease.conn.close()  # its HTTP state already holds a request never sent
+        else:
+            self._put_back(lease.origin, lease.conn)
+        self._slots[lease.origin].release()
+
+    def _put_back(self, origin: tuple[str, str, int], conn: _Conn) -> None:
+        if conn.reusable():
+            self._idle.setdefault(origin, deque()).append(conn)
+        else:
+            conn.close()
+
+    async def post(
+        self, url: str, body: bytes, headers: dict[str, str], *, lease: Lease | None = None
+    ) -> Reply:
+        origin, target, netloc = _origin(url)
+        slots = self._slots.setdefault(origin, asyncio.Semaphore(self._per_origin))
+        out = [("Host", netloc), ("Content-Length", str(len(body)))]
         out.extend(headers.items())
-        async with slots:
-            conn = await self._acquire(origin)
+        staged = None
+        if lease is not None and not lease.used and lease.origin == origin:
+            lease.used = True  # its slot is held already
+            conn, staged = lease.conn, lease.staged
+        else:
+            await slots.acquire()
             try:
-                async with asyncio.timeout(self._timeout):
-                    reply = await self._exchange(conn, target, out, body)
+                conn = await self._acquire(origin)
             except BaseException:
-                conn.close()
+                slots.release()
                 raise
-            if conn.reusable():
-                self._idle.setdefault(origin, deque()).append(conn)
-            else:
-                conn.close()
-            return reply
+        try:
+            async with asyncio.timeout(self._timeout):
+                reply = await self._exchange(conn, target, out, body, staged)
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            slots.release()
+        self._put_back(origin, conn)
+        return reply
 
     async def _acquire(self, origin: tuple[str, str, int]) -> _Conn:
         idle = self._idle.get(origin)
@@ -110,15 +165,35 @@ class Http1Pool:
         return _Conn(reader, writer)
 
     @staticmethod
-    async def _exchange(
-        conn: _Conn, target: str, headers: list[tuple[str, str]], body: bytes
-    ) -> Reply:
+    def _request(conn: _Conn, target: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
         c = conn.h11
         request = h11.Request(method="POST", target=target, headers=headers)
         data = c.send(request) or b""
         data += c.send(h11.Data(data=body)) or b""
         data += c.send(h11.EndOfMessage()) or b""
-        conn.writer.write(data)
+        return data
+
+    def stage(self, lease: Lease, url: str, body: bytes, headers: dict[str, str]) -> None:
+        """Encode the request on the leased connection now, so `post(..., lease=)` only
+        writes bytes: from a commitment to the wire is then one `write` call."""
+        _, target, netloc = _origin(url)
+        out = [("Host", netloc), ("Content-Length", str(len(body)))]
+        out.extend(headers.items())
+        lease.staged = self._request(lease.conn, target, out, body)
+
+    @classmethod
+    async def _exchange(
+        cls,
+        conn: _Conn,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        staged: bytes | None = None,
+    ) -> Reply:
+        c = conn.h11
+        conn.writer.write(
+            staged if staged is not None else cls._request(conn, target, headers, body)
+        )
         status, got, chunks = 0, {}, []
         while True:
             try:

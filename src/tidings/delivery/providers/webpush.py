@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from tidings.clock import Clock
 from tidings.delivery.payloads import WEBPUSH_LIMIT
 from tidings.delivery.providers.base import Delivered, Outcome, Rejected, Retry, retry_after_seconds
-from tidings.delivery.providers.http1 import Http1Pool, Reply
+from tidings.delivery.providers.http1 import Http1Pool, Lease, Reply
 
 RECORD_SIZE = 4096
 URGENCIES = ("very-low", "low", "normal", "high")
@@ -195,6 +195,7 @@ class WebPushSender:
         ttl: int = 86_400,
         urgency: str = "normal",
         topic: str | None = None,
+        lease: Lease | None = None,
     ) -> Outcome:
         if len(plaintext) > WEBPUSH_LIMIT:
             return Rejected(f"payload is {len(plaintext)} bytes; the limit is {WEBPUSH_LIMIT}")
@@ -215,7 +216,7 @@ class WebPushSender:
             headers["Topic"] = topic
         try:
             if isinstance(self._client, Http1Pool):
-                reply = await self._client.post(subscription.endpoint, body, headers)
+                reply = await self._client.post(subscription.endpoint, body, headers, lease=lease)
             else:
                 resp = await self._client.post(subscription.endpoint, content=body, headers=headers)
                 reply = Reply(resp.status_code, dict(resp.headers), resp.content)

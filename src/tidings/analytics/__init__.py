@@ -1,0 +1,1 @@
+"""Analytics: the campaign report, experiment results, surveys and lifecycle."""

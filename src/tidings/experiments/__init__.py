@@ -1,0 +1,1 @@
+"""Experiments: sticky arm assignment and honest statistics (pure)."""

@@ -1,0 +1,53 @@
+"""Which arm a user is in: sticky, deterministic, and safe to re-weight.
+
+Rules, in order (docs/analytics.md, "Assignment"):
+1. A user with a stored arm (the variant on their first exposure's delivery row) keeps it,
+   so changing weights later reshuffles nobody already exposed.
+2. Once a winner is set, every user not held out sees the winner, exposed or not: the
+   experiment is over and the losing arms only cost conversions. Users already in the
+   holdout stay there, so long-term lift stays measurable; analysis keeps counting each
+   user in the arm of their first exposure.
+3. Everyone else is placed by hash(campaign, user) over the current weights: the same
+   answer on every device and session, with no storage needed before the first exposure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tidings.targeting import bucketing
+
+CONTROL = "control"
+
+
+def by_hash(campaign_id: int, user_id: int, arms: Sequence[tuple[str, int]]) -> str:
+    """The arm whose slice of the cumulative weights holds the user's bucket."""
+    total = sum(w for _, w in arms)
+    if total <= 0:
+        return arms[0][0]
+    point = bucketing.bucket(f"campaign:{campaign_id}", user_id) * total // bucketing.BUCKETS
+    for key, weight in arms:
+        if point < weight:
+            return key
+        point -= weight
+    return arms[-1][0]
+
+
+def assign(
+    campaign_id: int,
+    user_id: int,
+    variants: Sequence[tuple[str, int]],
+    control_weight: int,
+    *,
+    stored: str | None = None,
+    winner: str | None = None,
+) -> str:
+    """A variant key or CONTROL for this user (rules in the module docstring)."""
+    keys = {k for k, _ in variants}
+    if stored == CONTROL:
+        return CONTROL
+    if winner is not None and winner in keys:
+        return winner
+    if stored is not None and stored in keys:
+        return stored
+    return by_hash(campaign_id, user_id, [*variants, (CONTROL, control_weight)])

@@ -1,0 +1,1 @@
+"""Push campaigns: pure planning, fan-out and send jobs, transactional sends, metrics."""
