@@ -23,16 +23,9 @@ from tests.conftest import Tenant, require_service
 
 from tidings.db import table_of
 from tidings.deliveries.models import Delivery
+from tidings.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from tidings.testing.live import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HERE = Path(__file__).parent
 deliveries = table_of(Delivery)
 
@@ -62,7 +55,7 @@ def chromium(live: LiveServer) -> Iterator[Any]:
         require_service("Playwright for Python is not installed (pip install playwright)")
         raise
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
 

@@ -23,16 +23,10 @@ from tidings.context import AppContext
 from tidings.sdk import showcase
 from tidings.tenancy import actions
 from tidings.tenancy.auth import authenticate
+from tidings.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from tidings.testing.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[3]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = ["modal", "banner", "slideup", "fullscreen", "html", "carousel", "tour", "survey", "rtl"]
 
 
@@ -67,7 +61,7 @@ def app_with(live: LiveServer, contents: list[dict[str, Any]], locale: str = "en
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +75,9 @@ def main() -> None:
             auto_migrate=False,
         )
         with LiveServer(settings) as live, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=args.chromium, args=ARGS, headless=True)
+            browser = pw.chromium.launch(
+                executable_path=args.chromium, args=CHROMIUM_ARGS, headless=True
+            )
             jobs: list[tuple[str, list[dict[str, Any]], str]] = [
                 (name, [showcase.CONTENT[name]], "fa" if name == "rtl" else "en") for name in SHOTS
             ]

@@ -17,10 +17,10 @@ from tidings.analytics.schemas import LifecycleDefinitions, LifecycleReport, Sta
 from tidings.analytics.sql import deliveries, users
 from tidings.context import AppContext
 from tidings.db import table_of
-from tidings.errors import NotFound, ValidationFailed
+from tidings.errors import ValidationFailed
 from tidings.profiles.models import UserEventStat
-from tidings.tenancy.auth import Caller, forget_cached_callers
-from tidings.tenancy.queries import get_app
+from tidings.tenancy.actions import set_app_setting
+from tidings.tenancy.auth import Caller
 
 event_stats = table_of(UserEventStat)
 STAGES = ("new", "activated", "engaged", "dormant", "churned")
@@ -43,12 +43,7 @@ async def set_definitions(
         raise ValidationFailed(
             "dormant_after_days must be below churned_after_days", field="dormant_after_days"
         )
-    async with ctx.db.write() as s:
-        app = await get_app(s, caller.app_id)
-        if app is None:
-            raise NotFound("no such app", field="authorization")
-        app.settings = {**app.settings, SETTINGS_KEY: body.model_dump()}
-    forget_cached_callers()
+    await set_app_setting(ctx.db, caller.app_id, SETTINGS_KEY, body.model_dump())
     return body
 
 

@@ -27,8 +27,8 @@ from tidings.segments import queries as segment_queries
 from tidings.segments.actions import checked_rule
 from tidings.targeting.rules import dump
 from tidings.targeting.walk import unexpanded
-from tidings.tenancy.auth import Caller, forget_cached_callers
-from tidings.tenancy.queries import get_app
+from tidings.tenancy.actions import set_app_setting
+from tidings.tenancy.auth import Caller
 
 
 def out(c: Campaign) -> CampaignOut:
@@ -65,12 +65,10 @@ async def _checked(s: AsyncSession, caller: Caller, body: CampaignIn) -> dict[st
     fmt: str
     if body.channel in ("push", "device"):
         fmt = body.channel
-        variants = push_validate.check_push_variants(
-            body.variants, body.control_weight, body.channel
-        )
+        variants = push_validate.check_push_variants(body.variants, body.channel)
         schedule = push_validate.check_schedule(body.schedule or Schedule())
     else:
-        fmt, variants = check_variants(body.variants, body.control_weight)
+        fmt, variants = check_variants(body.variants)
     audience = None
     if body.audience is not None:
         rule = await checked_rule(s, caller.app_id, body.audience, root="audience")
@@ -216,12 +214,7 @@ async def delete_campaign(ctx: AppContext, caller: Caller, campaign_id: int) -> 
 
 async def set_budget(ctx: AppContext, caller: Caller, body: BudgetIn) -> BudgetIn:
     """Store the app's attention budget in its settings."""
-    async with ctx.db.write() as s:
-        app = await get_app(s, caller.app_id)
-        if app is None:
-            raise NotFound("no such app", field="authorization")
-        app.settings = {**app.settings, "attention_budget": body.model_dump()}
-    forget_cached_callers()
+    await set_app_setting(ctx.db, caller.app_id, "attention_budget", body.model_dump())
     return body
 
 

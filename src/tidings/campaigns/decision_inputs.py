@@ -19,7 +19,7 @@ from sqlalchemy.dialects import sqlite
 
 from tidings.db import Database, UTCDateTime, dialect_name, table_of
 from tidings.deliveries.models import Delivery
-from tidings.deliveries.queries import CONTROL_REASON
+from tidings.deliveries.queries import in_history
 from tidings.inapp.model import Shown
 from tidings.profiles.loader import (
     decode_json_rows,
@@ -56,11 +56,7 @@ def _history(dialect: str) -> Any:
     return json_rows(
         dialect,
         [d.c[name] for name in _SHOWN],
-        sa.and_(
-            d.c.user_id == _users.c.id,
-            # Displayed showings, and logged holdout exposures (they hold the sticky arm).
-            sa.or_(d.c.displayed_at.is_not(None), d.c.reason == CONTROL_REASON),
-        ),
+        sa.and_(d.c.user_id == _users.c.id, in_history(d.c)),
     )
 
 

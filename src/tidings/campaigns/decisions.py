@@ -26,7 +26,7 @@ from tidings.inapp.model import Budget, Shown, Spec
 from tidings.inapp.policy import CONTROL, schedule, variant
 from tidings.messages.formats import BLOCKING
 from tidings.messages.localize import pick_locale
-from tidings.messages.render import render_content
+from tidings.messages.render import render_content, user_variables
 from tidings.profiles.loader import load_profile
 from tidings.profiles.snapshot import Profile
 from tidings.tenancy.auth import Caller
@@ -46,14 +46,14 @@ def budget_values(caller: Caller) -> Budget:
 def user_scope(profile: Profile) -> dict[str, Any]:
     """What templates may read of the user and their events (see messages.render.ROOTS);
     the same for every message of one decision."""
-    user = {
-        **profile.attributes,
-        "external_id": profile.external_id,
-        "locale": profile.locale,
-        "timezone": profile.timezone,
-        "country": profile.country,
-        "city": profile.city,
-    }
+    user = user_variables(
+        profile.attributes,
+        external_id=profile.external_id,
+        locale=profile.locale,
+        timezone=profile.timezone,
+        country=profile.country,
+        city=profile.city,
+    )
     # A decision comes before its trigger fires on the device, so `event` is the latest
     # value of each tracked event property (the app's `last_values` setting).
     return {"user": user, "event": dict(profile.last_values)}
@@ -112,9 +112,8 @@ async def decide_for(ctx: AppContext, caller: Caller, body: DecideIn) -> dict[st
         async with ctx.db.read() as s:
             live = await specs.live_set(s, id(ctx.db), caller.app_id)
     profile, shown = found
-    campaigns = [c for c in live.campaigns if c.format != "post"]
-    by_id = {c.id: c for c in campaigns}
-    spec_list = [live.current(c.id, now) for c in campaigns]
+    by_id = live.messages
+    spec_list = [live.current(cid, now) for cid in by_id]
     predicates = live.predicates
     audience = {
         sp.campaign_id: predicates[sp.campaign_id](profile, now)
@@ -198,7 +197,7 @@ async def inbox(
             return InboxOut(data=[], unread=0, next_cursor=None)
         profile = await load_profile(s, caller.app_id, found[0], now=now)
         live = await specs.live_set(s, id(ctx.db), caller.app_id)
-        posts = [c for c in live.campaigns if c.format == "post"]
+        posts = live.posts
         read = await delivery_queries.read_posts(s, found[0], [c.id for c in posts])
         arms = await delivery_queries.variants_of(s, found[0], [c.id for c in posts])
     assert profile is not None

@@ -98,11 +98,13 @@ LIVE_TTL = 2.0
 class Live(NamedTuple):
     """An app's active or scheduled campaigns, with what deciding needs of each."""
 
-    campaigns: list[Campaign]
     predicates: dict[int, Predicate]
     # Built once per load (reading ORM attributes per request cost more than deciding);
     # `current` brings the status up to date.
     specs: dict[int, Spec]
+    # Split once per load, not per decision: messages (by id) and inbox posts.
+    messages: dict[int, Campaign]
+    posts: list[Campaign]
 
     def current(self, campaign_id: int, now: datetime) -> Spec:
         """The campaign's spec with its status as of `now`."""
@@ -133,7 +135,9 @@ async def live_set(s: AsyncSession, db_key: int, app_id: int) -> Live:
     found = await predicates(s, db_key, app_id, campaigns)
     # Stored status here; `Live.current` applies start and end times per decision.
     specs = {c.id: replace(spec_of(c, _NEVER), status=c.status) for c in campaigns}
-    live = Live(campaigns, found, specs)
+    messages = {c.id: c for c in campaigns if c.format != "post"}
+    posts = [c for c in campaigns if c.format == "post"]
+    live = Live(found, specs, messages, posts)
     if len(_live) >= _CACHE_MAX:
         _live.clear()
     _live[key] = (moment, live)

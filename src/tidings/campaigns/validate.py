@@ -7,6 +7,7 @@ Each failure is a ValidationFailed naming the field, e.g.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -40,27 +41,32 @@ def parse_message(raw: dict[str, Any], path: str) -> dict[str, Any]:
     return message.model_dump(mode="json", exclude_none=True)
 
 
-def check_variants(
-    variants: list[Variant], control_weight: int
-) -> tuple[str, list[dict[str, Any]]]:
-    """(the campaign's format, the variants normalized)."""
+def check_arms(variants: Sequence[Variant]) -> None:
+    """What every channel's variants need: unique keys (`control` is the holdout's), some
+    weight on a variant, and content in each variant's default locale."""
     keys = [v.key for v in variants]
     if len(set(keys)) != len(keys):
         raise ValidationFailed("variant keys must be unique", field="variants")
     if "control" in keys:
         raise ValidationFailed("`control` is reserved for the holdout", field="variants")
-    if sum(v.weight for v in variants) + control_weight <= 0 or all(
-        v.weight == 0 for v in variants
-    ):
+    if all(v.weight == 0 for v in variants):
         raise ValidationFailed("variant weights must sum to more than 0", field="variants")
-    fmt: str | None = None
-    out = []
     for i, v in enumerate(variants):
         if v.default_locale not in v.content:
             raise ValidationFailed(
                 f"no content for the default locale {v.default_locale!r}",
                 field=f"variants[{i}].content",
             )
+
+
+def check_variants(
+    variants: list[Variant],
+) -> tuple[str, list[dict[str, Any]]]:
+    """(the campaign's format, the variants normalized)."""
+    check_arms(variants)
+    fmt: str | None = None
+    out = []
+    for i, v in enumerate(variants):
         content = {}
         for locale, raw in v.content.items():
             path = f"variants[{i}].content.{locale}"

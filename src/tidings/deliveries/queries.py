@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,12 @@ async def find_user(
     return (row[0], row[1]) if row else None
 
 
+def in_history(d: Any) -> sa.ColumnElement[bool]:
+    """The delivery rows decisions read as a user's history (`d` is the table or the
+    model): displayed showings, and logged holdout exposures (they hold the sticky arm)."""
+    return sa.or_(d.displayed_at.is_not(None), d.reason == CONTROL_REASON)
+
+
 async def history(s: AsyncSession, user_id: int) -> list[Shown]:
     """Every showing of any campaign to this user, on any channel, and their logged
     holdout exposures (never displayed; they carry the sticky `control` arm)."""
@@ -54,7 +61,7 @@ async def history(s: AsyncSession, user_id: int) -> list[Shown]:
             Delivery.variant,
         ).where(
             Delivery.user_id == user_id,
-            sa.or_(Delivery.displayed_at.is_not(None), Delivery.reason == CONTROL_REASON),
+            in_history(Delivery),
         )
     )
     return [Shown(*r) for r in rows.all()]

@@ -65,6 +65,26 @@ _ENV = _Limited(undefined=StrictUndefined)
 _LENIENT = _Limited()
 
 
+def user_variables(
+    attributes: Mapping[str, Any] | None,
+    *,
+    external_id: str | None,
+    locale: str | None,
+    timezone: str | None,
+    country: str | None,
+    city: str | None,
+) -> dict[str, Any]:
+    """What templates read as `user`: the attributes plus these profile facts."""
+    return {
+        **(attributes or {}),
+        "external_id": external_id,
+        "locale": locale,
+        "timezone": timezone,
+        "country": country,
+        "city": city,
+    }
+
+
 class TemplateProblem(ValueError):
     """A template that does not compile or reads an unknown variable, at `path`."""
 

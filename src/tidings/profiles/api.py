@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.context import AppContext, context
-from tidings.errors import NotFound
-from tidings.tenancy.auth import Caller, forget_cached_callers, server_reader, server_writer
-from tidings.tenancy.queries import get_app
+from tidings.tenancy.actions import set_app_setting
+from tidings.tenancy.auth import Caller, server_reader, server_writer
 
 router = APIRouter(prefix="/v1", tags=["server"])
 
@@ -42,12 +41,7 @@ async def set_properties(
 ) -> ProfileProperties:
     """Events ingested from now on (within a few seconds) keep these properties' values."""
     unique = ProfileProperties(properties=list(dict.fromkeys(body.properties)))
-    async with ctx.db.write() as s:
-        app = await get_app(s, caller.app_id)
-        if app is None:
-            raise NotFound("no such app", field="authorization")
-        app.settings = {**app.settings, SETTING: unique.properties}
-    forget_cached_callers()
+    await set_app_setting(ctx.db, caller.app_id, SETTING, unique.properties)
     return unique
 
 

@@ -67,6 +67,16 @@ async def start_push(s: AsyncSession, c: Campaign, now: datetime) -> None:
     await queue.enqueue(s, PLAN, payload, now=now, run_at=run_at, unique_key=key, app_id=c.app_id)
 
 
+async def audience_condition(s: AsyncSession, c: Campaign, now: datetime) -> Any:
+    """The campaign's audience as a SQL condition over users (None: everyone)."""
+    if c.audience is None and c.segment_id is None:
+        return None
+    raw = c.audience if c.audience is not None else {"segment": c.segment_id}
+    rule = await checked_rule(s, c.app_id, raw, root="audience")
+    await sql.prepare(s)
+    return sql.condition(rule, dialect=dialect_name(s), now=now)
+
+
 def rules_of(c: Campaign, settings: dict[str, Any]) -> Rules:
     controls = c.controls
     push = controls.get("push") or {}
@@ -103,12 +113,7 @@ async def plan_batch(ctx: AppContext, job: Claimed) -> None:
             return
         app = await get_app(s, c.app_id)
         settings = app.settings if app is not None else {}
-        condition = None
-        if c.audience is not None or c.segment_id is not None:
-            raw = c.audience if c.audience is not None else {"segment": c.segment_id}
-            rule = await checked_rule(s, c.app_id, raw, root="audience")
-            await sql.prepare(s)
-            condition = sql.condition(rule, dialect=dialect_name(s), now=now)
+        condition = await audience_condition(s, c, now)
         ids = await queries.audience_page(
             s, condition, c.app_id, after=p["after"], limit=PLAN_BATCH
         )

@@ -27,7 +27,7 @@ from tidings.delivery.payloads import PushContent
 from tidings.delivery.providers.base import Delivered, Outcome, Rejected, Retry
 from tidings.jobs.handlers import RetryLater
 from tidings.jobs.queue import Claimed
-from tidings.messages.render import render_content
+from tidings.messages.render import render_content, user_variables
 from tidings.push import content as rendering
 from tidings.push import queries
 from tidings.push.batcher import Batcher
@@ -154,14 +154,14 @@ async def deliver(
     unsendable: list[tuple[int, str]] = []
 
     def scope_for(r: Any) -> dict[str, Any]:
-        user = {
-            **(r.attributes or {}),
-            "external_id": r.external_id,
-            "locale": r.locale,
-            "timezone": r.timezone,
-            "country": r.country,
-            "city": r.city,
-        }
+        user = user_variables(
+            r.attributes,
+            external_id=r.external_id,
+            locale=r.locale,
+            timezone=r.timezone,
+            country=r.country,
+            city=r.city,
+        )
         stored = (r.data or {}).get("event") if isinstance(r.data, dict) else None
         return rendering.scope(user, {"id": c.id, "name": c.name}, stored or event)
 

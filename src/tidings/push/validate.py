@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tidings.campaigns.validate import check_arms
 from tidings.errors import ValidationFailed, field_path
 from tidings.messages.render import TemplateProblem, check_templates
 from tidings.push.schemas import DeviceMessage, PushMessage, Schedule
@@ -31,25 +32,12 @@ def parse_push(raw: dict[str, Any], path: str, channel: str = "push") -> dict[st
     return out
 
 
-def check_push_variants(
-    variants: list[Any], control_weight: int, channel: str = "push"
-) -> list[dict[str, Any]]:
+def check_push_variants(variants: list[Any], channel: str = "push") -> list[dict[str, Any]]:
     """Variants (already shape-checked by `Variant`) with every locale a valid message of
     the channel (`push` or `device`)."""
-    keys = [v.key for v in variants]
-    if len(set(keys)) != len(keys):
-        raise ValidationFailed("variant keys must be unique", field="variants")
-    if "control" in keys:
-        raise ValidationFailed("`control` is reserved for the holdout", field="variants")
-    if all(v.weight == 0 for v in variants):
-        raise ValidationFailed("variant weights must sum to more than 0", field="variants")
+    check_arms(variants)
     out = []
     for i, v in enumerate(variants):
-        if v.default_locale not in v.content:
-            raise ValidationFailed(
-                f"no content for the default locale {v.default_locale!r}",
-                field=f"variants[{i}].content",
-            )
         content = {
             locale: parse_push(raw, f"variants[{i}].content.{locale}", channel)
             for locale, raw in v.content.items()

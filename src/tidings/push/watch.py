@@ -14,13 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.campaigns import lifecycle
 from tidings.campaigns.models import Campaign
 from tidings.context import AppContext
-from tidings.db import dialect_name
 from tidings.jobs import queue
 from tidings.jobs.queue import Claimed
 from tidings.push import planner, queries
-from tidings.push.fanout import SEND, SEND_BATCH, rules_of
-from tidings.segments.actions import checked_rule
-from tidings.targeting import sql
+from tidings.push.fanout import SEND, SEND_BATCH, audience_condition, rules_of
 from tidings.tenancy.queries import get_app
 
 WATCH = "push.watch"
@@ -67,12 +64,7 @@ async def watch(ctx: AppContext, job: Claimed) -> None:
 
 async def _plan_events(s: AsyncSession, c: Campaign, p: dict[str, Any], now: datetime) -> list[Any]:
     schedule = c.schedule or {}
-    condition = None
-    if c.audience is not None or c.segment_id is not None:
-        raw = c.audience if c.audience is not None else {"segment": c.segment_id}
-        rule = await checked_rule(s, c.app_id, raw, root="audience")
-        await sql.prepare(s)
-        condition = sql.condition(rule, dialect=dialect_name(s), now=now)
+    condition = await audience_condition(s, c, now)
     found = await queries.events_after(
         s, condition, c.app_id, schedule["event"], after=int(p["after"]), limit=EVENTS_BATCH
     )

@@ -11,6 +11,7 @@ from tidings.crypto import SecretBox
 from tidings.db import Database
 from tidings.errors import Conflict, NotFound, ValidationFailed
 from tidings.tenancy import keys, passwords
+from tidings.tenancy.auth import forget_cached_callers
 from tidings.tenancy.models import ROLES, SCOPES, App, Operator, ServerKey, Workspace
 
 
@@ -142,3 +143,14 @@ async def create_operator(
         s.add(op)
         await s.flush()
         return op.id
+
+
+async def set_app_setting(db: Database, app_id: int, key: str, value: object) -> None:
+    """Store one of the app's settings (budget, tracked properties, lifecycle...); write-key
+    callers cached in this process see it at once, other nodes within the cache's TTL."""
+    async with db.write() as s:
+        app = await s.get(App, app_id)
+        if app is None:
+            raise NotFound("no such app", field="authorization")
+        app.settings = {**app.settings, key: value}
+    forget_cached_callers()
