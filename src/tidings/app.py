@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tidings import __version__, migrate
+from tidings.analytics import handlers as _analytics_handlers  # noqa: F401  (job kinds)
+from tidings.analytics import winner_job
 from tidings.analytics.api import router as analytics_router
 from tidings.campaigns.api import router as campaigns_router
 from tidings.campaigns.client_api import client_router as inapp_client
@@ -37,6 +39,7 @@ from tidings.privacy.api import router as privacy_router
 from tidings.profiles.api import router as profiles_router
 from tidings.profiles.retention import keep_pruning
 from tidings.push import handlers as _push_handlers  # noqa: F401  (registers job kinds)
+from tidings.push.ack_listener import AckListener
 from tidings.push.api import client_router as push_client
 from tidings.push.api import router as push_router
 from tidings.push.senders import close_senders
@@ -67,15 +70,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             box=SecretBox(settings.effective_secret_key),
         )
         log.info("tidings started", extra={"database": db.engine.url.render_as_string()})
-        housekeeping = [asyncio.create_task(keep_pruning(app.state.ctx), name="prune-profiles")]
+        housekeeping = [
+            asyncio.create_task(keep_pruning(app.state.ctx), name="prune-profiles"),
+            asyncio.create_task(winner_job.keep_scheduled(app.state.ctx), name="auto-winner"),
+        ]
         # The in-process job worker; it claims only kinds registered on default_registry.
         worker = Worker(app.state.ctx, default_registry)
         working = asyncio.create_task(worker.run(), name="job-worker")
+        # Device acks over MQTT, read next to the worker (push/ack_listener.py).
+        app.state.ack_listener = acks = AckListener(app.state.ctx)
+        listening = asyncio.create_task(acks.run(), name="device-acks")
         try:
             yield
         finally:
             worker.stop()
-            await asyncio.gather(working, return_exceptions=True)
+            acks.stop()
+            await asyncio.gather(working, listening, return_exceptions=True)
             await close_senders(app.state.ctx)
             for task in housekeeping:
                 task.cancel()

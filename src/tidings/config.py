@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         "hosts, over http too (e.g. the fakes in `tidings.testing`). Never in production: "
         "it lets a client make the server post to internal hosts.",
     )
+    auto_winner_minutes: float = Field(
+        15.0,
+        gt=0,
+        le=1440,
+        description="How often the automatic-winner job checks active campaigns whose goal "
+        "has an `auto_winner` rule (analytics/winner_job.py).",
+    )
     push_influence_hours: float = Field(
         24.0, gt=0, le=720, description="A session this long after a push counts as influenced."
     )

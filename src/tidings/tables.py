@@ -1,5 +1,6 @@
 """Imports every room's tables so `Base.metadata` is complete (Alembic, tests)."""
 
+from tidings.analytics import models as _analytics
 from tidings.campaigns import models as _campaigns
 from tidings.db import Base
 from tidings.deliveries import models as _deliveries
@@ -16,6 +17,7 @@ from tidings.users import models as _users
 metadata = Base.metadata
 
 __all__ = [
+    "_analytics",
     "_campaigns",
     "_deliveries",
     "_delivery",

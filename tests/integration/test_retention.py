@@ -43,8 +43,11 @@ def test_prune_drops_only_days_past_the_window(
     with sql.connect() as conn:
         days = [str(d)[:10] for (d,) in conn.execute(days_sql, {"app": tenant.app_id}).all()]
         total = conn.execute(
-            sa.text("SELECT s.count FROM user_event_stats s JOIN users u ON u.id = s.user_id "
-                    "WHERE u.app_id = :app"), {"app": tenant.app_id}
+            sa.text(
+                "SELECT s.count FROM user_event_stats s JOIN users u ON u.id = s.user_id "
+                "WHERE u.app_id = :app"
+            ),
+            {"app": tenant.app_id},
         ).scalar_one()
     assert days == [recent.date().isoformat()]
     assert total == 2  # all-time totals are not windowed

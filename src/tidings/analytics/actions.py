@@ -82,13 +82,7 @@ async def campaign_report(
             # After a winner, new users all go to it: only earlier ones test the split.
             exposed = await queries.first_exposed_before(s, c.id, now, c.winner_at)
     keys = keys_of(c)
-    rule = (c.goal or {}).get("auto_winner")
-    if rule and c.winner is None and goal is not None:
-        pick = report.auto_winner(
-            keys, counts, min_exposed=int(rule["min_exposed"]), alpha=float(rule["alpha"])
-        )
-        if pick is not None:
-            c = await _record_winner(ctx, caller, c.id, pick, "auto", now, only_if_unset=True)
+    c = await apply_auto_winner(ctx, c, counts, now)
     return CampaignReport(
         campaign_id=c.id,
         channel=c.channel,
@@ -101,9 +95,39 @@ async def campaign_report(
     )
 
 
+def wants_auto_winner(c: Campaign) -> bool:
+    """The goal has an `auto_winner` rule and no winner is set yet."""
+    return c.winner is None and c.goal is not None and bool(c.goal.get("auto_winner"))
+
+
+async def apply_auto_winner(
+    ctx: AppContext, c: Campaign, counts: dict[str, queries.ArmCounts], now: datetime
+) -> Campaign:
+    """Record the winner the goal's `auto_winner` rule picks from `counts`, if any (the
+    one path of the report read and the periodic job, analytics/winner_job.py)."""
+    if not wants_auto_winner(c):
+        return c
+    rule = (c.goal or {})["auto_winner"]
+    pick = report.auto_winner(
+        keys_of(c), counts, min_exposed=int(rule["min_exposed"]), alpha=float(rule["alpha"])
+    )
+    if pick is None:
+        return c
+    return await _record_winner(ctx, c.app_id, c.id, pick, "auto", now, only_if_unset=True)
+
+
+async def evaluate_auto_winner(ctx: AppContext, c: Campaign, now: datetime) -> Campaign:
+    """Count `c`'s arms and apply its `auto_winner` rule (without reading a report)."""
+    if not wants_auto_winner(c):
+        return c
+    async with ctx.db.read() as s:
+        counts = await queries.arm_counts(s, c.app_id, c.id, goal_of(c), now, channel=c.channel)
+    return await apply_auto_winner(ctx, c, counts, now)
+
+
 async def _record_winner(
     ctx: AppContext,
-    caller: Caller,
+    app_id: int,
     campaign_id: int,
     variant: str | None,
     by: str,
@@ -112,7 +136,7 @@ async def _record_winner(
     only_if_unset: bool = False,
 ) -> Campaign:
     async with ctx.db.write() as s:
-        c = await get_campaign(s, caller.app_id, campaign_id)
+        c = await get_campaign(s, app_id, campaign_id)
         if c is None:
             raise NotFound(f"no campaign {campaign_id}", field="campaign_id")
         if variant is not None and variant not in keys_of(c):
@@ -123,14 +147,14 @@ async def _record_winner(
         c.winner_at = now if variant is not None else None
         c.winner_by = by if variant is not None else None
         c.updated_at = now
-    forget_live(caller.app_id)
+    forget_live(app_id)
     return c
 
 
 async def set_winner(
     ctx: AppContext, caller: Caller, campaign_id: int, variant: str | None
 ) -> Winner:
-    c = await _record_winner(ctx, caller, campaign_id, variant, "manual", ctx.clock.now())
+    c = await _record_winner(ctx, caller.app_id, campaign_id, variant, "manual", ctx.clock.now())
     return _winner(c)
 
 

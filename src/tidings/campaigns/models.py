@@ -46,6 +46,8 @@ class Campaign(Base):
     winner_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Push and device campaigns: when they go out (now, at, local_time, recurring, on_event).
     schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Push rate limit across workers: the end of the last send slot reserved (push/pacing.py).
+    paced_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

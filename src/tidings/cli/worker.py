@@ -20,6 +20,7 @@ from tidings.cli.runtime import (
 )
 from tidings.jobs.handlers import default_registry
 from tidings.jobs.worker import Worker, WorkerOptions
+from tidings.push.ack_listener import AckListener
 
 
 def worker(
@@ -70,6 +71,7 @@ def worker(
     async def _main() -> None:
         async with app_context(settings) as ctx:
             w = Worker(ctx, default_registry, options)
+            acks = AckListener(ctx)  # device acks over MQTT, next to the jobs
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, w.stop)
@@ -78,7 +80,12 @@ def worker(
                 f"Tidings worker [bold]{w.name}[/] on {shown_url(settings.database_url)} "
                 f"(job kinds: {kinds}); Ctrl-C stops it."
             )
-            await w.run()
+            listening = asyncio.create_task(acks.run(), name="device-acks")
+            try:
+                await w.run()
+            finally:
+                acks.stop()
+                await asyncio.gather(listening, return_exceptions=True)
 
     with database_errors(settings):
         asyncio.run(_main())

@@ -62,6 +62,8 @@ def allow_private_endpoints(allowed: bool) -> None:
 
 def private_endpoints_allowed() -> bool:
     return _private_endpoints["allowed"]
+
+
 AUTH_SECRET_BYTES = 16
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -26,6 +27,18 @@ from tidings.jobs.queue import Claimed
 from tidings.jobs.retry import Dead, Retry, RetryPolicy, decide
 
 log = logging.getLogger("tidings.jobs")
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Once per process, before the first job: what is alive now (modules, the app, its
+    caches) lives on, so it leaves the collector's view (`gc.freeze`). Full collections
+    during a campaign then scan only what jobs allocate: ~10% of a push's CPU in
+    bench/fanout.py went to rescanning the startup heap."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class Worker:
 
     async def run(self) -> None:
         """The loop: reclaim, claim, wait for a free slot or the poll interval; repeat."""
+        _freeze_startup_heap()
         helpers = self._start_helpers()
         try:
             while not self._stopping.is_set():

@@ -97,9 +97,23 @@ def rules_of(c: Campaign, settings: dict[str, Any]) -> Rules:
 
 
 async def plan_batch(ctx: AppContext, job: Claimed) -> None:
-    """Handler of `push.plan`: one audience batch of one occurrence."""
+    """Handler of `push.plan`: one audience batch of one occurrence.
+
+    The audience is read and planned in a read transaction; only the writes (rows, send
+    jobs, the next plan) take the write transaction, so on SQLite the sends' marks and
+    outcomes are not held up while a batch is planned. The rows are keyed, and a send
+    re-checks the budget and the campaign's status, so a change landing in between
+    plans nothing twice and sends nothing it must not."""
     p = job.payload
     now = ctx.clock.now()
+    async with ctx.db.read() as s:
+        c = await s.get(Campaign, p["campaign_id"])
+        if c is None:
+            return
+        if lifecycle.effective_status(c.status, c.starts_at, c.ends_at, now) != "active":
+            planned = None
+        else:
+            planned = await _plan(s, c, p, now)
     async with ctx.db.write() as s:
         c = await s.get(Campaign, p["campaign_id"])
         if c is None:
@@ -107,58 +121,11 @@ async def plan_batch(ctx: AppContext, job: Claimed) -> None:
         schedule = c.schedule or {"type": "now"}
         status = lifecycle.effective_status(c.status, c.starts_at, c.ends_at, now)
         recurring = schedule["type"] == "recurring"
-        if status != "active":
+        if status != "active" or planned is None:
             if recurring and status in ("paused", "scheduled") and p["after"] == 0:
                 await _next_period(s, c, schedule, p, now)
             return
-        app = await get_app(s, c.app_id)
-        settings = app.settings if app is not None else {}
-        condition = await audience_condition(s, c, now)
-        ids = await queries.audience_page(
-            s, condition, c.app_id, after=p["after"], limit=PLAN_BATCH
-        )
-        occurrence = int(p["occurrence"])
-        wanted_kw: dict[str, Any] = {}
-        if schedule["type"] in ("local_time", "recurring"):
-            wanted_kw["at_time"] = _time(schedule["time"])
-            day = p.get("day") or schedule.get("date")
-            wanted_kw["on_day"] = date.fromisoformat(day) if day else None
-        rules = rules_of(c, settings)
-        people = await queries.recipients(s, ids, queries.recent_since(now))
-        devices = await queries.push_devices(s, ids, c.channel)
-        done = {uid for uid, _ in await queries.planned(s, c.id, [occurrence], ids)}
-        rows: list[dict[str, Any]] = []
-        for r in people:
-            if r.user_id in done:
-                continue  # planned by an earlier run of this batch
-            wanted = planner.wanted_moment(
-                schedule["type"], timezone=r.timezone, now=now, **wanted_kw
-            )
-            base = _row(c, r.user_id, occurrence, now)
-            if wanted is None:
-                rows.append({**base, "status": "suppressed", "reason": "missed", "variant": ""})
-                continue
-            d = planner.decide(r, rules, wanted, now)
-            if d.status == planner.SUPPRESSED:
-                rows.append({**base, "status": d.status, "reason": d.reason, "variant": d.variant})
-                continue
-            mine = devices.get(r.user_id, [])
-            if not mine:
-                rows.append(
-                    {**base, "status": "suppressed", "reason": "no_device", "variant": d.variant}
-                )
-                continue
-            for device_id in mine:
-                rows.append(
-                    {
-                        **base,
-                        "status": "queued",
-                        "variant": d.variant,
-                        "device_id": device_id,
-                        "device_key": device_id,
-                        "data": {"send_at": d.send_at.isoformat()},
-                    }
-                )
+        ids, occurrence, rows = planned
         await queries.insert_deliveries(s, rows)
         queued = await queries.queued_for(s, c.id, occurrence, ids)
         count = await _enqueue_sends(s, c, p, queued, now)
@@ -168,6 +135,58 @@ async def plan_batch(ctx: AppContext, job: Claimed) -> None:
             await queue.enqueue(s, PLAN, nxt, now=now, unique_key=key, app_id=c.app_id)
         elif recurring:
             await _next_period(s, c, schedule, p, now)
+
+
+async def _plan(
+    s: AsyncSession, c: Campaign, p: dict[str, Any], now: datetime
+) -> tuple[list[int], int, list[dict[str, Any]]]:
+    """The batch's user ids, its occurrence and the delivery rows to write."""
+    schedule = c.schedule or {"type": "now"}
+    app = await get_app(s, c.app_id)
+    settings = app.settings if app is not None else {}
+    condition = await audience_condition(s, c, now)
+    ids = await queries.audience_page(s, condition, c.app_id, after=p["after"], limit=PLAN_BATCH)
+    occurrence = int(p["occurrence"])
+    wanted_kw: dict[str, Any] = {}
+    if schedule["type"] in ("local_time", "recurring"):
+        wanted_kw["at_time"] = _time(schedule["time"])
+        day = p.get("day") or schedule.get("date")
+        wanted_kw["on_day"] = date.fromisoformat(day) if day else None
+    rules = rules_of(c, settings)
+    people = await queries.recipients(s, ids, queries.recent_since(now))
+    devices = await queries.push_devices(s, ids, c.channel)
+    done = {uid for uid, _ in await queries.planned(s, c.id, [occurrence], ids)}
+    rows: list[dict[str, Any]] = []
+    for r in people:
+        if r.user_id in done:
+            continue  # planned by an earlier run of this batch
+        wanted = planner.wanted_moment(schedule["type"], timezone=r.timezone, now=now, **wanted_kw)
+        base = _row(c, r.user_id, occurrence, now)
+        if wanted is None:
+            rows.append({**base, "status": "suppressed", "reason": "missed", "variant": ""})
+            continue
+        d = planner.decide(r, rules, wanted, now)
+        if d.status == planner.SUPPRESSED:
+            rows.append({**base, "status": d.status, "reason": d.reason, "variant": d.variant})
+            continue
+        mine = devices.get(r.user_id, [])
+        if not mine:
+            rows.append(
+                {**base, "status": "suppressed", "reason": "no_device", "variant": d.variant}
+            )
+            continue
+        for device_id in mine:
+            rows.append(
+                {
+                    **base,
+                    "status": "queued",
+                    "variant": d.variant,
+                    "device_id": device_id,
+                    "device_key": device_id,
+                    "data": {"send_at": d.send_at.isoformat()},
+                }
+            )
+    return ids, occurrence, rows
 
 
 async def _enqueue_sends(

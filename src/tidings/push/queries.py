@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tidings.db import dialect_insert, table_of
+from tidings import bulk
+from tidings.db import table_of
 from tidings.deliveries.models import Delivery
 from tidings.devices.models import Device
 from tidings.events.models import Event
@@ -109,14 +111,82 @@ async def push_devices(
     return out
 
 
+ROW_COLUMNS = (
+    "app_id",
+    "campaign_id",
+    "variant",
+    "user_id",
+    "channel",
+    "device_id",
+    "device_key",
+    "occurrence",
+    "status",
+    "reason",
+    "format",
+    "session_id",
+    "created_at",
+    "data",
+)
+_ON_KEY = " ON CONFLICT (campaign_id, user_id, channel, device_key, occurrence) DO NOTHING"
+# SQLite: one single-row statement run with executemany (prepared once, looped in C).
+_INSERT_ONE_SQLITE = (
+    f"INSERT INTO deliveries ({', '.join(ROW_COLUMNS)}) "
+    f"VALUES ({bulk.rows_sql('sqlite', 1, len(ROW_COLUMNS))[1:-1]}){_ON_KEY}"
+)
+
+
+@lru_cache(maxsize=64)
+def _insert_many_pg(n: int) -> str:
+    casts = [""] * (len(ROW_COLUMNS) - 1) + ["::jsonb"]
+    return (
+        f"INSERT INTO deliveries ({', '.join(ROW_COLUMNS)}) VALUES "
+        f"{bulk.rows_sql('postgresql', n, len(ROW_COLUMNS), casts)}{_ON_KEY}"
+    )
+
+
 async def insert_deliveries(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Add delivery rows; a row whose key exists is left as it is (reruns add nothing)."""
+    """Add delivery rows; a row whose key exists is left as it is (reruns add nothing).
+
+    Driver-level statements with values converted once (`bulk`): a plan job writes a
+    thousand rows, and SQLAlchemy's per-value type processing was most of its time
+    (bench/fanout.py)."""
     if not rows:
         return
-    stmt = dialect_insert(s, deliveries).on_conflict_do_nothing(
-        index_elements=["campaign_id", "user_id", "channel", "device_key", "occurrence"]
-    )
-    await s.execute(stmt, rows)
+    conn = await s.connection()
+    dialect = conn.dialect.name
+    v = bulk.Values(dialect)
+    stamps: dict[datetime, Any] = {}  # a batch's rows share their created_at
+
+    def stamp(at: datetime) -> Any:
+        found = stamps.get(at)
+        if found is None:
+            found = stamps[at] = v.time(at)
+        return found
+
+    values = [
+        (
+            r["app_id"],
+            r["campaign_id"],
+            r["variant"],
+            r["user_id"],
+            r["channel"],
+            r.get("device_id"),
+            r["device_key"],
+            r["occurrence"],
+            r["status"],
+            r.get("reason"),
+            r["format"],
+            r.get("session_id"),
+            stamp(r["created_at"]),
+            v.json(r.get("data") or {}),
+        )
+        for r in rows
+    ]
+    if dialect == "sqlite":
+        await bulk.run_many(conn, _INSERT_ONE_SQLITE, values)
+        return
+    for chunk in bulk.chunks(values):
+        await bulk.run(conn, _insert_many_pg(len(chunk)), bulk.flat(chunk))
 
 
 def _send_at(data: Any) -> datetime | None:
@@ -152,8 +222,10 @@ async def queued_for(
     if not user_ids:
         return []
     occurrences = [occurrence] if isinstance(occurrence, int) else list(occurrence)
+    # Only `send_at` of the JSON, extracted by the database: no JSON decoding per row.
+    send_at = deliveries.c.data["send_at"].as_string()
     rows = await s.execute(
-        sa.select(deliveries.c.id, deliveries.c.user_id, deliveries.c.data)
+        sa.select(deliveries.c.id, deliveries.c.user_id, send_at)
         .where(
             deliveries.c.campaign_id == campaign_id,
             deliveries.c.user_id.in_(list(user_ids)),
@@ -163,7 +235,8 @@ async def queued_for(
         )
         .order_by(deliveries.c.id)
     )
-    return [(r[0], r[1], _send_at(r[2])) for r in rows.all()]
+    at = datetime.fromisoformat
+    return [(r[0], r[1], at(r[2]) if r[2] else None) for r in rows.all()]
 
 
 async def queued_for_rows(
@@ -199,6 +272,19 @@ async def take(s: AsyncSession, ids: Sequence[int]) -> list[int]:
         .returning(deliveries.c.id)
     )
     return [r[0] for r in rows.all()]
+
+
+async def any_unfinished(s: AsyncSession, ids: Sequence[int]) -> bool:
+    """Whether any of these rows was left `sending` (a read: most runs find none, and
+    SQLite's one writer is precious)."""
+    if not ids:
+        return False
+    found = await s.execute(
+        sa.select(deliveries.c.id)
+        .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == "sending")
+        .limit(1)
+    )
+    return found.first() is not None
 
 
 async def resume_unfinished(s: AsyncSession, ids: Sequence[int]) -> int:

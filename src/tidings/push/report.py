@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.campaigns.models import Campaign
 from tidings.context import AppContext
@@ -15,12 +17,28 @@ from tidings.db import table_of
 from tidings.deliveries.queries import find_user
 from tidings.errors import NotFound
 from tidings.events.models import Event
-from tidings.push import queries
+from tidings.push import queries, time_in_app
 from tidings.tenancy.auth import Caller
 from tidings.users.verification import verify
 
 events = table_of(Event)
 SESSION_START = "$session_start"
+
+
+class TimeInAppOut(BaseModel):
+    median: float | None = Field(description="Seconds; null when no open is covered.")
+    mean: float | None = Field(description="Seconds; null when no open is covered.")
+    opens: int = Field(description="Opens followed by activity, which the figures cover.")
+
+
+class DeviceAcks(BaseModel):
+    """Rows acknowledged by the device they were sent to (a state implies the earlier ones:
+    a `clicked` ack also counts as received and displayed)."""
+
+    received: int = Field(description="The device has the message (any ack).")
+    displayed: int = Field(description="A screen showed it.")
+    clicked: int = Field(description="Someone acted on it (also counted in `opened`).")
+    dismissed: int = Field(description="Someone dismissed it.")
 
 
 class PushReport(BaseModel):
@@ -35,12 +53,22 @@ class PushReport(BaseModel):
     sent: int = Field(description="Went out to a provider (delivered plus outcome unknown).")
     delivered: int = Field(description="Accepted by the provider.")
     failed: dict[str, int] = Field(description="Reason → rows that could not be sent.")
-    opened: int = Field(description="Opens the SDK reported.")
+    opened: int = Field(
+        description="Opens the SDK reported (push) or `clicked` device acks (in-device)."
+    )
     influenced_opens: int = Field(
         description="Sent pushes not opened whose user started a session within the window."
     )
     influence_hours: float
     users_reached: int
+    time_in_app_after_open_seconds: TimeInAppOut = Field(
+        description="From each push open to the user's last event of the activity that "
+        "continues it (events at most 30 min apart, capped at 4 h): median and mean "
+        "seconds over the opens followed by at least one event."
+    )
+    device_acks: DeviceAcks | None = Field(
+        None, description="In-device campaigns: what the devices acknowledged over MQTT."
+    )
 
 
 async def push_report(ctx: AppContext, caller: Caller, campaign_id: int) -> PushReport:
@@ -90,6 +118,8 @@ async def push_report(ctx: AppContext, caller: Caller, campaign_id: int) -> Push
                 )
                 for uid, ts in rows.all():
                     sessions.setdefault(uid, []).append(ts)
+        durations = await _time_in_app(s, caller.app_id, mine)
+        acks = await _device_acks(s, mine) if c.channel == "device" else None
     window = timedelta(hours=hours)
     influenced = sum(
         1 for uid, at in went if any(at <= ts <= at + window for ts in sessions.get(uid, ()))
@@ -115,6 +145,63 @@ async def push_report(ctx: AppContext, caller: Caller, campaign_id: int) -> Push
         influenced_opens=influenced,
         influence_hours=hours,
         users_reached=int(reached),
+        time_in_app_after_open_seconds=TimeInAppOut(
+            median=durations.median, mean=durations.mean, opens=durations.opens
+        ),
+        device_acks=acks,
+    )
+
+
+async def _time_in_app(s: AsyncSession, app_id: int, mine: Any) -> time_in_app.TimeInApp:
+    """Time in app after each open of the campaign's pushes (the events of the users who
+    opened, from their first open to the cap after their last)."""
+    d = queries.deliveries
+    opens = (
+        await s.execute(
+            sa.select(d.c.user_id, d.c.clicked_at).where(mine, d.c.clicked_at.is_not(None))
+        )
+    ).all()
+    by_user: dict[int, list[datetime]] = {}
+    for uid, at in opens:
+        by_user.setdefault(uid, []).append(at)
+    durations: list[float | None] = []
+    users = sorted(by_user)
+    for i in range(0, len(users), 1000):
+        chunk = users[i : i + 1000]
+        first = min(min(by_user[u]) for u in chunk)
+        last = max(max(by_user[u]) for u in chunk) + time_in_app.CAP
+        seen: dict[int, list[datetime]] = {}
+        rows = await s.execute(
+            sa.select(events.c.user_id, events.c.timestamp).where(
+                events.c.app_id == app_id,
+                events.c.user_id.in_(chunk),
+                events.c.timestamp >= first,
+                events.c.timestamp <= last,
+            )
+        )
+        for uid, ts in rows.all():
+            seen.setdefault(uid, []).append(ts)
+        for uid in chunk:
+            durations.extend(
+                time_in_app.seconds_after_open(at, seen.get(uid, ())) for at in by_user[uid]
+            )
+    return time_in_app.summarize(durations)
+
+
+async def _device_acks(s: AsyncSession, mine: Any) -> DeviceAcks:
+    d = queries.deliveries
+    row = (
+        await s.execute(
+            sa.select(
+                sa.func.count(d.c.ack_received_at),
+                sa.func.count(d.c.ack_displayed_at),
+                sa.func.count(d.c.clicked_at),
+                sa.func.count(d.c.dismissed_at),
+            ).where(mine)
+        )
+    ).one()
+    return DeviceAcks(
+        received=int(row[0]), displayed=int(row[1]), clicked=int(row[2]), dismissed=int(row[3])
     )
 
 

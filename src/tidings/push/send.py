@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,9 +30,10 @@ from tidings.jobs.handlers import RetryLater
 from tidings.jobs.queue import Claimed
 from tidings.messages.render import render_content, user_variables
 from tidings.push import content as rendering
-from tidings.push import queries
+from tidings.push import ledger_sqlite, pacing, queries, send_budget
 from tidings.push.batcher import Batcher
 from tidings.push.senders import Sender, sender_for
+from tidings.push.waves import send_in_waves
 
 REASON_CHARS = 64
 
@@ -49,6 +51,7 @@ class Result:
     outcomes: dict[int, tuple[str, str | None]] = field(default_factory=dict)
     retry_after: float | None = None
     retry_reason: str = ""
+    pacer: pacing.Pacer | None = None  # its slot of the campaign's rate, when each send went
 
 
 @dataclass(frozen=True)
@@ -92,30 +95,14 @@ def _ledger(ctx: AppContext) -> Batcher[Entry, bool | None]:
     key = (id(ctx.db), id(asyncio.get_running_loop()))
     ledger = _ledgers.get(key)
     if ledger is None or ledger.db is not ctx.db:  # ids of dead objects get reused
-        ledger = _ledgers[key] = Batcher(ctx.db, _ledger_writer(ctx.clock))
+        ledger = _ledgers[key] = Batcher(
+            ctx.db, _ledger_writer(ctx.clock), partial(ledger_sqlite.write, ctx.clock)
+        )
     return ledger
 
 
 def _clip(reason: str | None) -> str | None:
     return reason[:REASON_CHARS] if reason else reason
-
-
-class _Pacer:
-    """At most `rate` sends per second from this run (None: no limit)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self._gap = 1.0 / rate if rate else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._gap:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        at = max(now, self._next)
-        self._next = at + self._gap
-        if at > now:
-            await asyncio.sleep(at - now)
 
 
 async def deliver(
@@ -138,12 +125,17 @@ async def deliver(
             await queries.expire(s, [r.id for r in rows], "expired")
         result.outcomes.update({r.id: ("failed", "expired") for r in rows})
         return result
+    spent = set(await send_budget.hold_back(ctx, c, rows, now))
+    if spent:
+        result.outcomes.update({i: ("suppressed", send_budget.REASON) for i in spent})
+        rows = [r for r in rows if r.id not in spent]
     push = c.controls.get("push") or {}
     ttl = push.get("ttl_seconds")
     if expires_at is not None:
         ttl = max(0, int((expires_at - now).total_seconds()))
     collapse = push.get("collapse_key") or default_collapse_key(c.id)
-    pacer = _Pacer(push.get("rate_limit_per_second"))
+    pacer = await pacing.pacer_for(ctx, c.id, push.get("rate_limit_per_second"), len(rows))
+    result.pacer = pacer
     variants = {v["key"]: v for v in c.variants}
     senders: dict[str, Sender | None] = {}
     for provider in {r.push_provider for r in rows if r.push_provider}:
@@ -169,11 +161,13 @@ async def deliver(
         return rendering.pick(variants.get(r.variant) or c.variants[0], r.locale)
 
     def content_for(r: Any) -> PushContent:
+        key = (r.variant, r.locale)
+        shared = plain.get(key)
+        if shared is not None:  # the message depends on the variant and locale only
+            return shared
         message = message_for(r)
         if not rendering.has_templates(message):
-            key = (r.variant, r.locale)
-            if key not in plain:
-                plain[key] = rendering.render(message, None, ttl_seconds=ttl, collapse_key=collapse)
+            plain[key] = rendering.render(message, None, ttl_seconds=ttl, collapse_key=collapse)
             return plain[key]
         return rendering.render(message, scope_for(r), ttl_seconds=ttl, collapse_key=collapse)
 
@@ -221,6 +215,26 @@ async def deliver(
             outcome = await sender.send_one(r.push_address, message, r.id, now, body, lease)
         await ledger.submit(_outcome(r, outcome, result))
 
+    def wave_body(r: Any, sender: Sender) -> bytes | None:
+        message = content_for(r)
+        body = None
+        if any(message is p for p in plain.values()):
+            key = (sender.provider, id(message))
+            if key not in prepared:
+                prepared[key] = sender.prepare(message)
+            body = prepared[key]
+        return sender.fcm_request(message, body, r.push_address, r.id)
+
+    # Unpaced FCM sends go out in waves (push.waves): one mark and one outcome write per
+    # wave instead of per push. Paced ones, and anything unusual, go one by one.
+    fcm = senders.get("fcm")
+    in_waves: list[tuple[Any, bytes]] = []
+    batched = (
+        c.channel == "push"
+        and not push.get("rate_limit_per_second")
+        and fcm is not None
+        and fcm.batches_fcm
+    )
     tasks = []
     for r in rows:
         sender = senders.get(r.push_provider) if r.push_provider else None
@@ -229,7 +243,26 @@ async def deliver(
         elif sender is None:
             unsendable.append((r.id, f"no_{r.push_provider}_credentials"))
         else:
-            tasks.append(one_device(r, sender) if c.channel == "device" else one(r, sender))
+            body = None
+            if batched and sender is fcm:
+                try:
+                    body = wave_body(r, sender)
+                except Exception:
+                    body = None  # the per-row path meets the same error and reports it
+            if body is not None:
+                in_waves.append((r, body))
+            else:
+                tasks.append(one_device(r, sender) if c.channel == "device" else one(r, sender))
+    if in_waves and fcm is not None:
+        tasks.append(
+            send_in_waves(
+                fcm,
+                ledger,
+                in_waves,
+                lambda r, outcome: _outcome(r, outcome, result),
+                lambda r: one(r, fcm),
+            )
+        )
     if unsendable:
         async with ctx.db.write() as s:
             for reason in {why for _, why in unsendable}:
@@ -270,8 +303,11 @@ async def send_batch(ctx: AppContext, job: Claimed) -> None:
     if lifecycle.effective_status(c.status, c.starts_at, c.ends_at, now) != "active":
         return  # rows stay queued; activating the campaign again plans them again
     ids = [int(i) for i in p["delivery_ids"]]
-    async with ctx.db.write() as s:
-        await queries.resume_unfinished(s, ids)
+    async with ctx.db.read() as s:
+        unfinished = await queries.any_unfinished(s, ids)
+    if unfinished:  # only this job's runs mark its rows: none can appear meanwhile
+        async with ctx.db.write() as s:
+            await queries.resume_unfinished(s, ids)
     expires = p.get("expires_at")
     result = await deliver(
         ctx, c, ids, expires_at=datetime.fromisoformat(expires) if expires else None

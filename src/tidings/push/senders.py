@@ -125,6 +125,46 @@ class Sender:
         body = prepared.replace(_TOKEN.encode(), address.encode(), 1)
         return body.replace(_ID.encode(), tag.encode(), 1)
 
+    @property
+    def batches_fcm(self) -> bool:
+        """Whether FCM requests can go out in waves (`fcm_leases` … `fcm_send_staged`)."""
+        return self.to_fcm is not None and isinstance(self.closer, Http1Pool)
+
+    def fcm_request(
+        self,
+        content: payloads.PushContent,
+        prepared: bytes | None,
+        address: str,
+        delivery_id: int,
+    ) -> bytes | None:
+        """The encoded FCM body for one device (None when over the size limit)."""
+        body = self.fcm_body(prepared, address, delivery_id)
+        if body is not None:
+            return body
+        tagged = replace(content, data={**content.data, "tidings_id": str(delivery_id)})
+        try:
+            return payloads.fcm_message(tagged, address)
+        except payloads.PayloadTooLarge:
+            return None
+
+    async def fcm_leases(self, most: int) -> list[Lease]:
+        """1 to `most` FCM connections, as many as are free now (OSError/TimeoutError when
+        none can be made)."""
+        assert self.to_fcm is not None and isinstance(self.closer, Http1Pool)
+        return await self.closer.leases(self.to_fcm.url, most)
+
+    async def fcm_stage(self, staged: list[tuple[Lease, bytes]]) -> None:
+        """Encode each request on its lease (GoogleAuthError without an OAuth token)."""
+        assert self.to_fcm is not None and isinstance(self.closer, Http1Pool)
+        headers = await self.to_fcm.headers()
+        for lease, body in staged:
+            self.closer.stage(lease, self.to_fcm.url, body, headers)
+
+    async def fcm_send_staged(self, leases: list[Lease]) -> list[Outcome]:
+        """Write every staged request now; their outcomes, in order."""
+        assert self.to_fcm is not None
+        return await self.to_fcm.send_staged(leases)
+
     async def stage(self, lease: Lease, body: bytes) -> None:
         """Encode an FCM request on the lease before the delivery is marked."""
         if self.to_fcm is not None:

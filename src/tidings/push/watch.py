@@ -1,7 +1,8 @@
 """`on_event` push campaigns: a watch job reads the events named by the schedule since its
-cursor (event id), plans one occurrence per event (occurrence = event id, so each event
-sends at most once per device) due `delay_seconds` after the event, and enqueues the next
-watch. Quiet hours, consent, holdout and budget apply as for any push.
+settled cursor (event id; see watch_cursor for PostgreSQL's out-of-order commits), plans
+one occurrence per event (occurrence = event id, so each event sends at most once per
+device) due `delay_seconds` after the event, and enqueues the next watch. Quiet hours,
+consent, holdout and budget apply as for any push.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tidings.campaigns.models import Campaign
 from tidings.context import AppContext
 from tidings.jobs import queue
 from tidings.jobs.queue import Claimed
-from tidings.push import planner, queries
+from tidings.push import planner, queries, watch_cursor
 from tidings.push.fanout import SEND, SEND_BATCH, audience_condition, rules_of
 from tidings.tenancy.queries import get_app
 
@@ -44,13 +45,21 @@ async def watch(ctx: AppContext, job: Claimed) -> None:
         status = lifecycle.effective_status(c.status, c.starts_at, c.ends_at, now)
         if status in ("completed", "archived", "paused"):
             return  # activating again starts a new watch from that moment
+        # Before any write: the snapshot bounds say which ids have settled (watch_cursor).
+        seen = await watch_cursor.horizon(s)
         found: list[Any] = []
         if status == "active":
             found = await _plan_events(s, c, p, now)
-        after = found[-1].id if found else p["after"]
+        before, held = int(p["after"]), p.get("held") or []
+        top = int(found[-1].id) if found else before
+        after, pending = watch_cursor.advance(before, held, top, seen)
         seq = int(p["seq"]) + 1
-        nxt = {**p, "after": after, "seq": seq}
-        run_at = now if len(found) == EVENTS_BATCH else now + timedelta(seconds=WATCH_SECONDS)
+        nxt = {**p, "after": after, "held": pending, "seq": seq}
+        # A full batch reads on at once while the cursor moves (or a pending top awaits
+        # its stamp); a cursor held by a long transaction waits, instead of spinning.
+        moving = after > before or any(x is None for _, x in held)
+        full = len(found) == EVENTS_BATCH and moving
+        run_at = now if full else now + timedelta(seconds=WATCH_SECONDS)
         await queue.enqueue(
             s,
             WATCH,

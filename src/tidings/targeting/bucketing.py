@@ -10,6 +10,7 @@ bucket < p * 100.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from hashlib import md5
 
 BUCKETS = 10_000
@@ -17,6 +18,7 @@ MASK = 0xFFFFFFFF
 MIX = 0x45D9F3B
 
 
+@lru_cache(maxsize=4096)  # seeds are few (one per campaign or rule); users are many
 def seed_hash(seed: str) -> int:
     """The 32-bit hash of a rule's seed."""
     return int.from_bytes(md5(seed.encode(), usedforsecurity=False).digest()[:4], "big")

@@ -155,6 +155,22 @@ class FcmSender:
         headers = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
         self._client.stage(lease, self._url, message, headers)
 
+    async def headers(self) -> dict[str, str]:
+        """The request headers, with a fresh OAuth token (GoogleAuthError if none)."""
+        bearer = await self._tokens.get()
+        return {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
+
+    async def send_staged(self, leases: list[Lease]) -> list[Outcome]:
+        """Post the requests staged on `leases` (see `Http1Pool.stage`) all at once; one
+        outcome per lease, in order."""
+        assert isinstance(self._client, Http1Pool)
+        return [
+            self._outcome(reply)
+            if isinstance(reply, Reply)
+            else Retry(10.0, f"FCM unreachable: {type(reply).__name__}")
+            for reply in await self._client.post_staged(leases)
+        ]
+
     async def send(self, message: bytes, *, lease: Lease | None = None) -> Outcome:
         """Post one encoded `{"message": …}` body (see `payloads.fcm_message`); `lease`
         is a connection taken beforehand from the `Http1Pool`."""
