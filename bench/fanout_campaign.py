@@ -4,7 +4,6 @@ campaign activated and sent by an in-process job worker (see bench/fanout.py).""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import tempfile
 import time
 from pathlib import Path
@@ -19,16 +18,15 @@ from tidings.clock import SystemClock
 from tidings.config import Settings
 from tidings.context import AppContext
 from tidings.crypto import SecretBox
-from tidings.db import Database, table_of
+from tidings.db import Database
 from tidings.delivery import credentials
-from tidings.devices.models import Device
 from tidings.jobs.handlers import default_registry
 from tidings.jobs.worker import Worker, WorkerOptions
 from tidings.push import handlers as _handlers  # noqa: F401  (registers push job kinds)
 from tidings.push.senders import close_senders
 from tidings.tenancy import actions as tenancy
 from tidings.tenancy.auth import Caller
-from tidings.users.models import User
+from tidings.testing.audience import seed_push_users
 
 SECRET = "bench-secret"
 
@@ -41,52 +39,14 @@ async def _seed(ctx: AppContext, url: str, sa_info: dict[str, Any], n: int) -> t
     await credentials.save(
         ctx, app.app_id, "fcm", credentials.FcmIn(service_account=sa_info, api_url=url)
     )
-    users, devices = table_of(User), table_of(Device)
     for first in range(0, n, 10_000):
-        part = range(first, min(n, first + 10_000))
         async with ctx.db.write() as s:
-            await s.execute(
-                sa.insert(users),
-                [
-                    {
-                        "app_id": app.app_id,
-                        "external_id": f"u{i}",
-                        "attributes": {},
-                        "consent": {"push": True},
-                        "last_values": {},
-                        "last_values_at": {},
-                        "session_count": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for i in part
-                ],
-            )
-            rows = await s.execute(
-                sa.select(users.c.external_id, users.c.id).where(
-                    users.c.app_id == app.app_id,
-                    users.c.external_id.in_([f"u{i}" for i in part]),
-                )
-            )
-            ids = dict(rows.all())
-            await s.execute(
-                sa.insert(devices),
-                [
-                    {
-                        "app_id": app.app_id,
-                        "user_id": ids[f"u{i}"],
-                        "device_id": f"d{i}",
-                        "platform": "android",
-                        "push_provider": "fcm",
-                        "push_address": f"device-{i}",
-                        "push_address_hash": hashlib.sha256(f"device-{i}".encode()).hexdigest(),
-                        "push_active": True,
-                        "push_updated_at": now,
-                        "created_at": now,
-                        "last_seen_at": now,
-                    }
-                    for i in part
-                ],
+            await seed_push_users(
+                s,
+                app.app_id,
+                range(first, min(n, first + 10_000)),
+                now=now,
+                address=lambda i: f"device-{i}",
             )
     body = CampaignIn.model_validate(
         {

@@ -48,8 +48,11 @@ ARMS = (
 
 
 def assert_consistent(conn: sa.Connection, campaign_ids: list[int]) -> None:
-    """Both rollups equal their recount from `deliveries`."""
+    """The rollups equal their recount from `deliveries` (`campaign_arms`: SQLite only)."""
     assert stored(conn, campaign_ids) == recounted(conn, campaign_ids)
+    if conn.dialect.name != "sqlite":
+        assert not sa.inspect(conn).has_table("campaign_arms")
+        return
     for cid in campaign_ids:
         arms = {tuple(r) for r in conn.execute(sa.text(ARMS), {"c": cid})}
         assert arms == {tuple(r) for r in conn.execute(rollup.recount_arms(cid))}

@@ -13,7 +13,14 @@ from tidings.testing.live import LiveServer
 
 def test_models_and_migrations_agree(sql: sa.Engine, live: LiveServer) -> None:
     with sql.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        dialect = conn.dialect.name
+
+        def kept_here(obj: object, name: str | None, kind: str, *_: object) -> bool:
+            # A table may be kept on some databases only (`info["dialects"]`).
+            return kind != "table" or dialect in obj.info.get("dialects", (dialect,))  # type: ignore[attr-defined]
+
+        context = MigrationContext.configure(conn, opts={"include_object": kept_here})
+        diff = compare_metadata(context, metadata)
     assert diff == []
 
 

@@ -7,7 +7,6 @@ suppressed users get none, and the campaign's push report adds up."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import random
 import signal
@@ -32,15 +31,14 @@ from tidings.clock import SystemClock
 from tidings.config import Settings
 from tidings.context import AppContext
 from tidings.crypto import SecretBox
-from tidings.db import Database, table_of
+from tidings.db import Database
 from tidings.delivery import credentials
-from tidings.devices.models import Device
 from tidings.push.report import PushReport, push_report
 from tidings.push.senders import CONNECTIONS
 from tidings.tenancy import actions as tenancy
 from tidings.tenancy.auth import Caller
+from tidings.testing.audience import seed_push_users
 from tidings.testing.fcm_fake import FcmFake
-from tidings.users.models import User
 
 USERS = 10_000
 SECRET = "crash-test-secret"
@@ -127,50 +125,14 @@ async def _setup(
     await credentials.save(
         ctx, app.app_id, "fcm", credentials.FcmIn(service_account=service_account, api_url=fake_url)
     )
-    users, devices = table_of(User), table_of(Device)
     async with ctx.db.write() as s:
-        await s.execute(
-            sa.insert(users),
-            [
-                {
-                    "app_id": app.app_id,
-                    "external_id": f"u{n}",
-                    "attributes": {},
-                    "consent": {"push": n % 10 != 0},  # every tenth never opted in
-                    "last_values": {},
-                    "last_values_at": {},
-                    "session_count": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for n in range(USERS)
-            ],
-        )
-        ids = dict(
-            (
-                await s.execute(
-                    sa.select(users.c.external_id, users.c.id).where(users.c.app_id == app.app_id)
-                )
-            ).all()
-        )
-        await s.execute(
-            sa.insert(devices),
-            [
-                {
-                    "app_id": app.app_id,
-                    "user_id": ids[f"u{n}"],
-                    "device_id": f"d{n}",
-                    "platform": "android",
-                    "push_provider": "fcm",
-                    "push_address": token(n),
-                    "push_address_hash": hashlib.sha256(token(n).encode()).hexdigest(),
-                    "push_active": True,
-                    "push_updated_at": now,
-                    "created_at": now,
-                    "last_seen_at": now,
-                }
-                for n in range(USERS)
-            ],
+        await seed_push_users(
+            s,
+            app.app_id,
+            range(USERS),
+            now=now,
+            address=token,
+            consents=lambda n: n % 10 != 0,  # every tenth never opted in
         )
     body = CampaignIn.model_validate(
         {

@@ -4,7 +4,6 @@ reached leaves the rows queued for the job's retry."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Iterator
@@ -21,11 +20,10 @@ from tests.conftest import Tenant
 from tidings.context import AppContext
 from tidings.db import table_of
 from tidings.deliveries.models import Delivery
-from tidings.devices.models import Device
 from tidings.push.senders import CONNECTIONS, close_senders
+from tidings.testing.audience import seed_push_users
 from tidings.testing.fcm_fake import FcmFake
 from tidings.testing.live import LiveServer, free_port
-from tidings.users.models import User
 
 DEVICES = CONNECTIONS * 2 + 44  # more than one wave's worth of connections
 WAIT_SECONDS = 90.0
@@ -66,51 +64,8 @@ def watching(live: LiveServer, sql: sa.Engine) -> Iterator[WatchingFcm]:
 
 def _seed(live: LiveServer, tenant: Tenant, n: int, prefix: str) -> None:
     async def seed(ctx: AppContext) -> None:
-        now = ctx.clock.now()
-        users, devices = table_of(User), table_of(Device)
         async with ctx.db.write() as s:
-            await s.execute(
-                sa.insert(users),
-                [
-                    {
-                        "app_id": tenant.app_id,
-                        "external_id": f"{prefix}{i}",
-                        "attributes": {},
-                        "consent": {"push": True},
-                        "last_values": {},
-                        "last_values_at": {},
-                        "session_count": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for i in range(n)
-                ],
-            )
-            found = await s.execute(
-                sa.select(users.c.external_id, users.c.id).where(users.c.app_id == tenant.app_id)
-            )
-            ids = dict(found.all())
-            await s.execute(
-                sa.insert(devices),
-                [
-                    {
-                        "app_id": tenant.app_id,
-                        "user_id": ids[f"{prefix}{i}"],
-                        "device_id": f"d{i}",
-                        "platform": "android",
-                        "push_provider": "fcm",
-                        "push_address": f"{prefix}-token-{i}",
-                        "push_address_hash": hashlib.sha256(
-                            f"{prefix}-token-{i}".encode()
-                        ).hexdigest(),
-                        "push_active": True,
-                        "push_updated_at": now,
-                        "created_at": now,
-                        "last_seen_at": now,
-                    }
-                    for i in range(n)
-                ],
-            )
+            await seed_push_users(s, tenant.app_id, range(n), now=ctx.clock.now(), prefix=prefix)
 
     live.call(seed)
 

@@ -43,11 +43,15 @@ class CampaignUser(Base):
 class CampaignArm(Base):
     """Per (campaign, arm, shard): the `campaign_users` rows summed, users counted in the
     arm of their first exposure. Kept by triggers on `campaign_users` (deltas), so the
-    report's per-arm funnel reads a few rows. `shard = user_id % ARM_SHARDS` spreads
-    concurrent writers of one campaign over several rows on PostgreSQL."""
+    report's per-arm funnel reads a few rows.
+
+    SQLite only (`info["dialects"]`): there one writer commits at a time. On PostgreSQL
+    every concurrent writer of a campaign would lock the same few rows until commit (a
+    push plan's insert and the send ledger's update deadlocked on them), so the report
+    sums `campaign_users` per arm at read time instead."""
 
     __tablename__ = "campaign_arms"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False, "info": {"dialects": ("sqlite",)}}
 
     campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     variant: Mapped[str] = mapped_column(String(64), primary_key=True)

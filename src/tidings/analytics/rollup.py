@@ -11,6 +11,10 @@ triggers over transition tables, set-based; each touched rollup row is locked be
 recount, so of two transactions writing the same user the later one recounts after the
 earlier commits (READ COMMITTED takes a new snapshot per statement) and sees its rows.
 
+SQLite also keeps `campaign_arms` (per-arm totals, by deltas from `campaign_users`'
+triggers). PostgreSQL does not: its writers of one campaign would all lock those few
+rows until commit, and deadlocked on them; its report sums `campaign_users` instead.
+
 A future migration that rebuilds `deliveries` on SQLite (`batch_alter_table` copies the
 table and drops its triggers) must run `create_statements("sqlite")` again.
 """
@@ -278,40 +282,8 @@ BEGIN
 END $$"""
 
 
-def _pg_arms_function() -> str:
-    def apply(rows: str, sign: int) -> str:
-        return (
-            f"INSERT INTO campaign_arms ({ARM_COLUMNS}) {arms_sql(rows, sign)}"
-            f" ORDER BY 1, 2, 3"
-            f" ON CONFLICT (campaign_id, variant, shard) DO UPDATE SET {_ADD};"
-        )
-
-    return f"""
-CREATE FUNCTION campaign_arms_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  -- Deltas commute: concurrent writers only wait for each other's row locks.
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    {apply("new_rows", 1)}
-  END IF;
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    {apply("old_rows", -1)}
-  END IF;
-  RETURN NULL;
-END $$"""
-
-
 def _pg_statements() -> list[str]:
-    out = [_PG_FUNCTION, _pg_arms_function()]
-    for event, tables in (
-        ("INSERT", "NEW TABLE AS new_rows"),
-        ("UPDATE", "NEW TABLE AS new_rows OLD TABLE AS old_rows"),
-        ("DELETE", "OLD TABLE AS old_rows"),
-    ):
-        out.append(
-            f"CREATE TRIGGER trg_campaign_users_arms_{event.lower()} AFTER {event}"
-            f" ON campaign_users REFERENCING {tables} FOR EACH STATEMENT"
-            " EXECUTE FUNCTION campaign_arms_apply()"
-        )
+    out = [_PG_FUNCTION]
     # Transition tables allow one event per trigger, hence three.
     for event, tables in (
         ("INSERT", "NEW TABLE AS new_rows"),
@@ -337,12 +309,7 @@ def drop_statements(dialect: str) -> list[str]:
                 f"DROP TRIGGER IF EXISTS trg_deliveries_rollup_{e} ON deliveries"
                 for e in ("insert", "update", "delete")
             ),
-            *(
-                f"DROP TRIGGER IF EXISTS trg_campaign_users_arms_{e} ON campaign_users"
-                for e in ("insert", "update", "delete")
-            ),
             "DROP FUNCTION IF EXISTS campaign_users_refresh()",
-            "DROP FUNCTION IF EXISTS campaign_arms_apply()",
         ]
     return [
         *(

@@ -170,28 +170,54 @@ class Sql:
             .cte("conv")
         )
 
+    COUNTS = (
+        "targeted", "exposed", "displayed", "clicked_any", "clicked",
+        "dismissed", "completed", "sent", "delivered", "opens",
+    )  # fmt: skip
+
+    def _funnel_from_arms(self, campaign_id: int) -> Select[Any]:
+        """SQLite: the per-arm totals its triggers keep (a few rows per arm to sum)."""
+        a = campaign_arms.c
+        return (
+            sa.select(a.variant, *(func.sum(a[name]).label(name) for name in self.COUNTS))
+            .where(a.campaign_id == campaign_id)
+            .group_by(a.variant)
+            .having(func.sum(a.targeted) > 0)
+        )
+
+    def _funnel(self, campaign_id: int) -> Select[Any]:
+        """PostgreSQL: the same totals summed from the one-row-per-user rollup
+        (analytics.models.CampaignArm says why it keeps no per-arm totals)."""
+        r = campaign_users.c
+        exposed = r.exposed_at.is_not(None)
+
+        def users_with(test: ColumnElement[bool]) -> ColumnElement[Any]:
+            return func.sum(sa.case((test, 1), else_=0))
+
+        return (
+            sa.select(
+                r.variant,
+                func.count().label("targeted"),
+                users_with(exposed).label("exposed"),
+                users_with(r.displayed > 0).label("displayed"),
+                users_with(r.clicked > 0).label("clicked_any"),
+                users_with(sa.and_(exposed, r.clicked > 0)).label("clicked"),
+                users_with(r.dismissed > 0).label("dismissed"),
+                users_with(r.completed > 0).label("completed"),
+                func.sum(r.sent).label("sent"),
+                func.sum(r.delivered).label("delivered"),
+                func.sum(r.opens).label("opens"),
+            )
+            .where(r.campaign_id == campaign_id, r.rows > 0)
+            .group_by(r.variant)
+        )
+
     def arms(self, app_id: int, campaign_id: int, goal: GoalSpec | None) -> Select[Any]:
         """Per arm (users counted in the arm of their first exposure): targeted, exposed,
         displayed, clicked (all and exposed), dismissed, completed users; push rows sent,
         delivered and opened; with a goal, converted users, conversions, revenue and
         clicked-and-converted users. One statement, reading the rollups."""
-        a = campaign_arms.c
-        # Kept per (arm, shard) by triggers (analytics/rollup.py): a few rows to sum.
-        funnel = (
-            sa.select(
-                a.variant,
-                *(
-                    func.sum(a[name]).label(name)
-                    for name in (
-                        "targeted", "exposed", "displayed", "clicked_any", "clicked",
-                        "dismissed", "completed", "sent", "delivered", "opens",
-                    )
-                ),
-            )
-            .where(a.campaign_id == campaign_id)
-            .group_by(a.variant)
-            .having(func.sum(a.targeted) > 0)
-        )  # fmt: skip
+        funnel = self._funnel(campaign_id) if self.pg else self._funnel_from_arms(campaign_id)
         if goal is None:
             return funnel
         f = funnel.subquery("funnel")

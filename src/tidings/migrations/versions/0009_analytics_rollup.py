@@ -39,21 +39,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("campaign_id", "user_id", name=op.f("pk_campaign_users")),
         sqlite_with_rowid=False,
     )  # fmt: skip
-    op.create_table(
-        "campaign_arms",
-        sa.Column("campaign_id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("variant", sa.String(length=64), nullable=False),
-        sa.Column("shard", sa.Integer(), autoincrement=False, nullable=False),
-        *(
-            sa.Column(name, sa.Integer(), nullable=False)
-            for name in (
-                "targeted", "exposed", "displayed", "clicked_any", "clicked", "dismissed",
-                "completed", "sent", "delivered", "opens",
-            )
-        ),
-        sa.PrimaryKeyConstraint("campaign_id", "variant", "shard", name=op.f("pk_campaign_arms")),
-        sqlite_with_rowid=False,
-    )  # fmt: skip
     # Small partial indexes: the report's suppression/failure reasons and button clicks
     # read only those rows instead of the campaign's whole slice.
     op.create_index(
@@ -71,9 +56,28 @@ def upgrade() -> None:
         postgresql_where=sa.text("clicked_at IS NOT NULL"),
     )
     dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":  # per-arm totals: SQLite only (see analytics.models.CampaignArm)
+        op.create_table(
+            "campaign_arms",
+            sa.Column("campaign_id", sa.Integer(), autoincrement=False, nullable=False),
+            sa.Column("variant", sa.String(length=64), nullable=False),
+            sa.Column("shard", sa.Integer(), autoincrement=False, nullable=False),
+            *(
+                sa.Column(name, sa.Integer(), nullable=False)
+                for name in (
+                    "targeted", "exposed", "displayed", "clicked_any", "clicked", "dismissed",
+                    "completed", "sent", "delivered", "opens",
+                )
+            ),
+            sa.PrimaryKeyConstraint(
+                "campaign_id", "variant", "shard", name=op.f("pk_campaign_arms")
+            ),
+            sqlite_with_rowid=False,
+        )  # fmt: skip
     # Rows written before this migration, then the triggers for every later write.
     op.execute(rollup.backfill_statement())
-    op.execute(rollup.arms_backfill_statement())
+    if dialect == "sqlite":
+        op.execute(rollup.arms_backfill_statement())
     for statement in rollup.create_statements(dialect):
         op.execute(statement)
 
@@ -83,5 +87,6 @@ def downgrade() -> None:
         op.execute(statement)
     op.drop_index("ix_deliveries_clicked", table_name="deliveries")
     op.drop_index("ix_deliveries_outcomes", table_name="deliveries")
-    op.drop_table("campaign_arms")
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_table("campaign_arms")
     op.drop_table("campaign_users")
