@@ -83,6 +83,21 @@ def fcm_credentials(client: httpx.Client, tenant: Tenant, fake: FcmFake) -> None
     assert r.status_code == 200, r.text
 
 
+def apns_credentials(client: httpx.Client, tenant: Tenant, fake: ApnsFake) -> None:
+    r = client.put(
+        "/v1/push/credentials/apns",
+        json={
+            "key": fake.p8_key,
+            "key_id": fake.key_id,
+            "team_id": fake.team_id,
+            "topic": fake.topic,
+            "api_url": fake.url,
+        },
+        headers=tenant.server_headers(),
+    )
+    assert r.status_code == 200, r.text
+
+
 def identify(client: httpx.Client, tenant: Tenant, external_id: str, **body: Any) -> int:
     r = client.post(
         "/v1/identify", json={"external_id": external_id, **body}, headers=tenant.write_headers()
@@ -283,18 +298,7 @@ def test_invalid_tokens_deactivate_addresses_and_every_outcome_is_recorded(
 ) -> None:
     h = tenant.server_headers()
     fcm_credentials(client, tenant, fcm_fake)
-    r = client.put(
-        "/v1/push/credentials/apns",
-        json={
-            "key": apns_fake.p8_key,
-            "key_id": apns_fake.key_id,
-            "team_id": apns_fake.team_id,
-            "topic": apns_fake.topic,
-            "api_url": apns_fake.url,
-        },
-        headers=h,
-    )
-    assert r.status_code == 200, r.text
+    apns_credentials(client, tenant, apns_fake)
     r = client.put(
         "/v1/push/credentials/webpush", json={"subject": "mailto:ops@example.com"}, headers=h
     )
@@ -357,18 +361,7 @@ def test_invalid_tokens_deactivate_addresses_and_every_outcome_is_recorded(
 def test_an_apns_410_older_than_a_re_registration_keeps_the_address(
     client: httpx.Client, tenant: Tenant, sql: sa.Engine, apns_fake: ApnsFake
 ) -> None:
-    r = client.put(
-        "/v1/push/credentials/apns",
-        json={
-            "key": apns_fake.p8_key,
-            "key_id": apns_fake.key_id,
-            "team_id": apns_fake.team_id,
-            "topic": apns_fake.topic,
-            "api_url": apns_fake.url,
-        },
-        headers=tenant.server_headers(),
-    )
-    assert r.status_code == 200, r.text
+    apns_credentials(client, tenant, apns_fake)
     no_budget(client, tenant)
     identify(client, tenant, "re", consent={"push": True})
     tok = "ef" * 32
@@ -461,6 +454,21 @@ def jobs(sql: sa.Engine, tenant: Tenant, kind: str) -> list[dict[str, Any]]:
             {"a": tenant.app_id, "k": kind},
         ).all()
     return [dict(r._mapping) for r in found]
+
+
+def cart_watch(client: httpx.Client, tenant: Tenant, sql: sa.Engine) -> int:
+    """An active on-event push ("Still want the {{ event.item }}?" on `cart_abandoned`,
+    no delay, no quiet hours), once its watch has run once; its id."""
+    cid = campaign(
+        client,
+        tenant,
+        {"en": {"title": "Still want the {{ event.item }}?"}},
+        schedule={"type": "on_event", "event": "cart_abandoned", "delay_seconds": 0},
+        controls={"push": {"quiet_hours": None}},
+    )
+    activate(client, tenant, cid)
+    wait_for(lambda: len(jobs(sql, tenant, "push.watch")) >= 2, "the first watch")
+    return cid
 
 
 def as_utc(value: Any) -> datetime:
@@ -737,15 +745,7 @@ def test_an_on_event_campaign_sends_after_each_event_with_its_properties(
         assert r.status_code == 200, r.text
 
     track("before", "old")  # before activation: never sent
-    cid = campaign(
-        client,
-        tenant,
-        {"en": {"title": "Still want the {{ event.item }}?"}},
-        schedule={"type": "on_event", "event": "cart_abandoned", "delay_seconds": 0},
-        controls={"push": {"quiet_hours": None}},
-    )
-    activate(client, tenant, cid)
-    wait_for(lambda: len(jobs(sql, tenant, "push.watch")) >= 2, "the first watch")
+    cid = cart_watch(client, tenant, sql)
     track("e1", "lamp")
     track("e2", "desk")
     wait_for(settled(sql, cid, 2), "both sends")

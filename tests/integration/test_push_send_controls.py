@@ -18,6 +18,7 @@ from tests.integration.test_push_campaigns import (
     archive,
     as_utc,
     campaign,
+    cart_watch,
     device,
     fcm_credentials,
     identify,
@@ -246,15 +247,7 @@ def test_an_event_committed_after_a_later_one_is_still_sent(
     no_budget(client, tenant)
     user_id = identify(client, tenant, "cart", consent={"push": True})
     device(client, tenant, "cart", "cart", "android", {"provider": "fcm", "address": token("cart")})
-    cid = campaign(
-        client,
-        tenant,
-        {"en": {"title": "Still want the {{ event.item }}?"}},
-        schedule={"type": "on_event", "event": "cart_abandoned", "delay_seconds": 0},
-        controls={"push": {"quiet_hours": None}},
-    )
-    activate(client, tenant, cid)
-    wait_for(lambda: len(jobs(sql, tenant, "push.watch")) >= 2, "the first watch")
+    cid = cart_watch(client, tenant, sql)
     events = table_of(Event)
 
     def event(item: str) -> dict[str, Any]:

@@ -66,28 +66,41 @@ async def recipients(s: AsyncSession, user_ids: Sequence[int], since: datetime) 
             users.c.id.in_(list(user_ids))
         )
     )
-    # One message to several of a user's devices counts once against the budget.
-    first: dict[tuple[int, int, str, int], datetime] = {}
+    recent = await recent_messages(s, user_ids, since)
+    return [
+        Recipient(uid, consent or {}, tz, tuple(recent.get(uid, ())))
+        for uid, consent, tz in rows.all()
+    ]
+
+
+async def recent_messages(
+    s: AsyncSession,
+    user_ids: Sequence[int],
+    since: datetime,
+    *,
+    besides: tuple[int, set[tuple[int, int]]] | None = None,
+) -> dict[int, list[datetime]]:
+    """user id → moments of the messages they got after `since`, any channel: what the
+    attention budget counts. One message to several of a user's devices counts once, at
+    its first moment. `besides=(campaign id, {(user id, occurrence)})` leaves out those
+    messages (the one being sent now)."""
+    d = deliveries.c
     shown = await s.execute(
-        sa.select(
-            deliveries.c.user_id,
-            deliveries.c.campaign_id,
-            deliveries.c.channel,
-            deliveries.c.occurrence,
-            deliveries.c.displayed_at,
-        ).where(deliveries.c.user_id.in_(list(user_ids)), deliveries.c.displayed_at > since)
+        sa.select(d.user_id, d.campaign_id, d.channel, d.occurrence, d.displayed_at).where(
+            d.user_id.in_(list(user_ids)), d.displayed_at > since
+        )
     )
+    first: dict[tuple[int, int, str, int], datetime] = {}
     for uid, cid, channel, occurrence, at in shown.all():
+        if besides is not None and cid == besides[0] and (uid, occurrence) in besides[1]:
+            continue
         key = (uid, cid, channel, occurrence)
         if key not in first or at < first[key]:
             first[key] = at
     recent: dict[int, list[datetime]] = {}
     for (uid, *_), at in first.items():
         recent.setdefault(uid, []).append(at)
-    return [
-        Recipient(uid, consent or {}, tz, tuple(recent.get(uid, ())))
-        for uid, consent, tz in rows.all()
-    ]
+    return recent
 
 
 async def push_devices(
@@ -189,11 +202,6 @@ async def insert_deliveries(s: AsyncSession, rows: list[dict[str, Any]]) -> None
         await bulk.run(conn, _insert_many_pg(len(chunk)), bulk.flat(chunk))
 
 
-def _send_at(data: Any) -> datetime | None:
-    raw = data.get("send_at") if isinstance(data, dict) else None
-    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
-
-
 async def planned(
     s: AsyncSession, campaign_id: int, occurrences: Sequence[int], user_ids: Sequence[int]
 ) -> set[tuple[int, int]]:
@@ -219,9 +227,9 @@ async def queued_for(
 ) -> list[tuple[int, int, datetime | None]]:
     """(delivery id, user id, planned send moment) of the occurrence(s)' rows still queued
     for these users."""
-    if not user_ids:
-        return []
     occurrences = [occurrence] if isinstance(occurrence, int) else list(occurrence)
+    if not user_ids or not occurrences:
+        return []
     # Only `send_at` of the JSON, extracted by the database: no JSON decoding per row.
     send_at = deliveries.c.data["send_at"].as_string()
     rows = await s.execute(
@@ -237,27 +245,6 @@ async def queued_for(
     )
     at = datetime.fromisoformat
     return [(r[0], r[1], at(r[2]) if r[2] else None) for r in rows.all()]
-
-
-async def queued_for_rows(
-    s: AsyncSession, campaign_id: int, occurrences: Sequence[int], user_ids: Sequence[int]
-) -> list[tuple[int, datetime | None]]:
-    """(delivery id, planned send moment) of rows still queued for these occurrences and
-    users."""
-    if not occurrences:
-        return []
-    rows = await s.execute(
-        sa.select(deliveries.c.id, deliveries.c.data)
-        .where(
-            deliveries.c.campaign_id == campaign_id,
-            deliveries.c.user_id.in_(list(user_ids)),
-            deliveries.c.channel.in_(CHANNELS),
-            deliveries.c.occurrence.in_(list(occurrences)),
-            deliveries.c.status == "queued",
-        )
-        .order_by(deliveries.c.id)
-    )
-    return [(r[0], _send_at(r[1])) for r in rows.all()]
 
 
 async def take(s: AsyncSession, ids: Sequence[int]) -> list[int]:
@@ -309,6 +296,8 @@ async def sendable(s: AsyncSession, ids: Sequence[int]) -> list[Any]:
     rows = await s.execute(
         sa.select(
             deliveries.c.id,
+            deliveries.c.user_id,
+            deliveries.c.occurrence,
             deliveries.c.variant,
             deliveries.c.device_id,
             deliveries.c.data,

@@ -22,40 +22,23 @@ from tidings.tenancy.queries import get_app
 REASON = "budget"  # the planner's word
 
 
-async def over_budget(s: AsyncSession, c: Campaign, ids: Sequence[int], now: datetime) -> list[int]:
-    """Ids among `ids` whose user is over the budget at `now`. Messages of the same
-    campaign occurrence (another device of the user, sent by an earlier run) do not
-    count: it is one message to them."""
+async def over_budget(
+    s: AsyncSession, c: Campaign, mine: Sequence[tuple[int, int, int]], now: datetime
+) -> list[int]:
+    """Ids among `mine` (delivery id, user id, occurrence) whose user is over the budget
+    at `now`. Messages of the same campaign occurrence (another device of the user, sent
+    by an earlier run) do not count: it is one message to them."""
+    if not mine:
+        return []
     app = await get_app(s, c.app_id)
     rules = rules_of(c, app.settings if app is not None else {})
     if rules.exempt_from_budget:
         return []
-    d = queries.deliveries
-    mine = (
-        await s.execute(sa.select(d.c.id, d.c.user_id, d.c.occurrence).where(d.c.id.in_(list(ids))))
-    ).all()
-    if not mine:
-        return []
     sending = {(uid, occ) for _, uid, occ in mine}
     users = sorted({uid for uid, _ in sending})
-    columns = (d.c.user_id, d.c.campaign_id, d.c.channel, d.c.occurrence, d.c.displayed_at)
-    shown = await s.execute(
-        sa.select(*columns).where(
-            d.c.user_id.in_(users),
-            d.c.displayed_at > queries.recent_since(now),
-        )
+    recent = await queries.recent_messages(
+        s, users, queries.recent_since(now), besides=(c.id, sending)
     )
-    # One message to several devices counts once: its first moment.
-    first: dict[tuple[int, int, str, int], datetime] = {}
-    for uid, cid, channel, occ, at in shown.all():
-        if cid == c.id and (uid, occ) in sending:
-            continue
-        key = (uid, cid, channel, occ)
-        if key not in first or at < first[key]:
-            first[key] = at
-    recent: dict[int, list[datetime]] = {}
-    for (uid, *_), at in first.items():
-        recent.setdefault(uid, []).append(at)
     spent = {
         uid
         for uid in users
@@ -67,12 +50,16 @@ async def over_budget(s: AsyncSession, c: Campaign, ids: Sequence[int], now: dat
 async def hold_back(ctx: AppContext, c: Campaign, rows: Sequence[Any], now: datetime) -> list[int]:
     """Suppress the rows (of `queries.sendable`) whose user is now over budget; returns
     their ids. Transactional rows skip the budget: the user is waiting for them."""
-    ids = [r.id for r in rows if not (isinstance(r.data, dict) and r.data.get("transactional"))]
-    if not ids:
+    mine = [
+        (r.id, r.user_id, r.occurrence)
+        for r in rows
+        if not (isinstance(r.data, dict) and r.data.get("transactional"))
+    ]
+    if not mine:
         return []
     # Read first: most runs suppress nothing and SQLite's one writer is precious.
     async with ctx.db.read() as s:
-        spent = await over_budget(s, c, ids, now)
+        spent = await over_budget(s, c, mine, now)
     if spent:
         d = queries.deliveries
         async with ctx.db.write() as s:

@@ -119,7 +119,7 @@ async def _plan_events(s: AsyncSession, c: Campaign, p: dict[str, Any], now: dat
             data = {"event": e.properties or {}, "send_at": d.send_at.isoformat()}
             rows.extend({**base, "device_id": i, "device_key": i, "data": data} for i in mine)
     await queries.insert_deliveries(s, rows)
-    queued = await queries.queued_for_rows(s, c.id, due, user_ids)
+    queued = [(i, at) for i, _, at in await queries.queued_for(s, c.id, due, user_ids)]
     push = c.controls.get("push") or {}
     ttl = timedelta(seconds=int(push.get("ttl_seconds", 86_400)))
     groups: dict[datetime, list[int]] = {}
