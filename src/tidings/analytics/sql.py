@@ -283,37 +283,35 @@ class Sql:
     ) -> list[Select[Any]]:
         """(variant, bucket, n) of first exposures, first clicks and first conversions."""
         firsts = self.firsts(campaign_id, goal.within_days if goal else None)
-        exposures = sa.select(
-            firsts.c.variant,
-            self.bucket(firsts.c.exposed_at, by).label("bucket"),
-            func.count().label("n"),
-        ).group_by(firsts.c.variant, sa.literal_column("bucket"))
+
+        def per_bucket(at: ColumnElement[Any], source: Any) -> Select[Any]:
+            """Users of each variant per bucket of `at` (one moment per user in `source`)."""
+            return (
+                sa.select(
+                    firsts.c.variant, self.bucket(at, by).label("bucket"), func.count().label("n")
+                )
+                .select_from(source)
+                .group_by(firsts.c.variant, sa.literal_column("bucket"))
+            )
+
         click_at = (
             sa.select(deliveries.c.user_id, func.min(deliveries.c.clicked_at).label("at"))
             .where(deliveries.c.campaign_id == campaign_id, deliveries.c.clicked_at.is_not(None))
             .group_by(deliveries.c.user_id)
             .subquery()
         )
-        clicks = (
-            sa.select(
-                firsts.c.variant,
-                self.bucket(click_at.c.at, by).label("bucket"),
-                func.count().label("n"),
-            )
-            .select_from(firsts.join(click_at, click_at.c.user_id == firsts.c.user_id))
-            .group_by(firsts.c.variant, sa.literal_column("bucket"))
-        )
-        out = [exposures, clicks]
+        out = [
+            per_bucket(firsts.c.exposed_at, firsts),
+            per_bucket(
+                click_at.c.at, firsts.join(click_at, click_at.c.user_id == firsts.c.user_id)
+            ),
+        ]
         if goal is not None:
             conv = self.conversions(firsts, app_id, campaign_id, goal)
             out.append(
-                sa.select(
-                    firsts.c.variant,
-                    self.bucket(conv.c.converted_at, by).label("bucket"),
-                    func.count().label("n"),
+                per_bucket(
+                    conv.c.converted_at, firsts.join(conv, conv.c.user_id == firsts.c.user_id)
                 )
-                .select_from(firsts.join(conv, conv.c.user_id == firsts.c.user_id))
-                .group_by(firsts.c.variant, sa.literal_column("bucket"))
             )
         return out
 
