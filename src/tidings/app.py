@@ -15,6 +15,7 @@ from tidings.analytics import winner_job
 from tidings.analytics.api import router as analytics_router
 from tidings.campaigns.api import router as campaigns_router
 from tidings.campaigns.client_api import client_router as inapp_client
+from tidings.campaigns.client_api import hot_routes as inapp_hot_routes
 from tidings.clock import Clock, SystemClock
 from tidings.config import Settings
 from tidings.context import AppContext
@@ -121,6 +122,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         sdk_router,
     ):
         app.include_router(router)
+    # Hot routes first of all: they answer their paths without FastAPI's machinery.
+    app.router.routes[:0] = inapp_hot_routes
     # Added innermost first. Requests pass metrics (which see every response), then the
     # rate limit (refusing before any body is read), then the guards, then the routes.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)

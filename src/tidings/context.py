@@ -20,7 +20,8 @@ class AppContext:
     box: SecretBox
 
 
-def context(request: Request) -> AppContext:
-    """FastAPI dependency: the process's AppContext."""
+async def context(request: Request) -> AppContext:
+    """FastAPI dependency: the process's AppContext. Async on purpose: FastAPI runs a plain
+    `def` dependency in a worker thread, a hand-off per request for a field read."""
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -34,8 +34,9 @@ from sqlalchemy.types import TypeDecorator
 from tidings.config import Settings
 
 T = TypeVar("T")
-# Plain SQLite reader connections for hot reads (`run_in_reader`).
-READER_THREADS = 4
+# Plain SQLite reader connections for hot reads (`read_now`): they block the event loop,
+# so a lock wait (rare in WAL) is cut short rather than stalling every request.
+READER_PRAGMAS = ("PRAGMA query_only=ON", "PRAGMA busy_timeout=100")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -120,7 +121,6 @@ class Database:
         self._writer_pragmas = sqlite_pragmas(sqlite_synchronous, sqlite_busy_timeout_ms)
         self._writer_thread: ThreadPoolExecutor | None = None
         self._writer_conn: sqlite3.Connection | None = None
-        self._reader_threads: ThreadPoolExecutor | None = None
         self._reader_local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
 
@@ -152,28 +152,21 @@ class Database:
             self._writer_conn = conn
         return fn(self._writer_conn)
 
-    async def run_in_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """SQLite file only: run `fn` on a plain read-only connection in a small thread pool.
+    def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """SQLite file only: run `fn` at once, on this thread's plain read-only connection.
 
-        One hand-off for a whole read, instead of the several per statement the async
-        driver makes; each is a thread wake-up, and on a busy machine those, not SQLite,
-        were most of a session-start decision (bench/decide.py). WAL lets these readers
-        run beside the writer.
+        For small indexed reads on the hot path (a session-start decision reads one user in
+        ~10 µs). A hand-off to a reader thread cost more than the read, and under load far
+        more: the finished thread waits for the GIL until the busy event loop lets go of it
+        (up to the 5 ms switch interval), so throughput collapsed (bench/decide.py). WAL
+        lets these reads run beside the writer; a rare lock wait is kept short, and a read
+        that still finds the database locked answers 503 like any other.
         """
-        assert self._writer_path is not None
-        if self._reader_threads is None:
-            self._reader_threads = ThreadPoolExecutor(
-                READER_THREADS, thread_name_prefix="tidings-reader"
-            )
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_threads, self._in_reader, fn)
-
-    def _in_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._reader_local, "conn", None)
         if conn is None:
             assert self._writer_path is not None
             conn = sqlite3.connect(self._writer_path, isolation_level=None, check_same_thread=False)
-            for pragma in [*self._writer_pragmas, "PRAGMA query_only=ON"]:
+            for pragma in [*self._writer_pragmas, *READER_PRAGMAS]:
                 conn.execute(pragma)
             self._reader_local.conn = conn
             self._reader_conns.append(conn)
@@ -211,13 +204,10 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
-        if self._reader_threads is not None:
-            self._reader_threads.shutdown(wait=True)
-            self._reader_threads = None
-            for reader in self._reader_conns:
-                reader.close()
-            self._reader_conns.clear()
-            self._reader_local = threading.local()
+        for reader in self._reader_conns:
+            reader.close()
+        self._reader_conns.clear()
+        self._reader_local = threading.local()
         if self._writer_thread is not None:
             conn, self._writer_conn = self._writer_conn, None
             if conn is not None:

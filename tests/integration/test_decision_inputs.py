@@ -1,5 +1,5 @@
 """The decision's one read gives the same profile and history whichever way it runs: the
-plain SQLite reader thread, or SQLAlchemy (PostgreSQL, and SQLite without a file)."""
+plain SQLite read-only connection, or SQLAlchemy (PostgreSQL, and SQLite without a file)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tidings.db import Database
 from tidings.testing.live import LiveServer
 
 
-def test_reader_thread_and_sqlalchemy_agree(
+def test_plain_reader_and_sqlalchemy_agree(
     client: httpx.Client, tenant: Tenant, live: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     budget(client, tenant, max_inapp_per_session=None, max_per_day=None, min_gap_seconds=0)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from liquid import Environment
 
 from tidings.messages import fastrender
-from tidings.messages.render import render_text
+from tidings.messages.render import compile_content, render_content, render_text
 
 ENV = Environment()
 NAMES = st.sampled_from(["name", "plan", "seats", "note", "flag", "nested", "missing", "tags"])
@@ -96,3 +96,36 @@ def test_a_slow_render_stops_at_the_time_limit(monkeypatch: Any) -> None:
     assert render_text(slow, {"user": {"name": "x"}}) == ""
     monkeypatch.setattr(render, "MAX_RENDER_SECONDS", 5.0)
     assert render_text(slow, {"user": {"name": "x"}}) == "x" * 1000
+
+
+CONTENT_KEYS = st.sampled_from(["title", "body", "label", "id", "type", "pages", "buttons"])
+LEAVES = st.one_of(templates(), TEXT, st.integers(0, 9), st.booleans(), st.none())
+CONTENT = st.recursive(
+    LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(CONTENT_KEYS, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(CONTENT, st.dictionaries(NAMES, VALUES, max_size=6))
+def test_compiled_content_renders_what_render_content_renders(
+    content: Any, user: dict[str, Any]
+) -> None:
+    scope = {"user": user}
+    assert compile_content(content)(scope) == render_content(content, scope)
+
+
+def test_compiled_content_shares_what_has_no_template() -> None:
+    buttons = [{"id": "ok", "label": "OK", "action": {"type": "close"}}]
+    content = {"title": "Hi {{ user.name }}", "buttons": buttons, "pages": ["{{ user.plan }}"]}
+    render = compile_content(content)
+    first = render({"user": {"name": "Ana", "plan": "pro"}})
+    second = render({"user": {"name": "Bo"}})
+    assert first == {"title": "Hi Ana", "buttons": buttons, "pages": ["pro"]}
+    assert second["title"] == "Hi Bo"
+    assert second["pages"] == [""]
+    assert first["buttons"] is buttons  # not copied per rendering
+    assert content["title"] == "Hi {{ user.name }}"  # the source is left alone

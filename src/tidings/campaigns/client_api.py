@@ -17,11 +17,14 @@ from tidings.campaigns.client_schemas import (
 from tidings.context import AppContext, context
 from tidings.deliveries import actions as delivery_actions
 from tidings.errors import ValidationFailed
+from tidings.fastroute import JsonPost
 from tidings.tenancy.auth import Caller, client_caller
 from tidings.users.schemas import IdentityIn
 from tidings.users.verification import verify
 
 client_router = APIRouter(prefix="/v1/inapp", tags=["client"])
+# Served ahead of the documented routes of the same paths (tidings.fastroute).
+hot_routes = [JsonPost("/v1/inapp/decide", DecideIn, decisions.decide_for)]
 
 
 @client_router.post("/decide", response_model=DecideOut, summary="Session-start decision")
@@ -29,7 +32,8 @@ async def decide(
     body: DecideIn, caller: Caller = Depends(client_caller), ctx: AppContext = Depends(context)
 ) -> Response:
     """The user's eligible messages, rendered and localized, with triggers and display
-    rules, highest priority first; the SDK evaluates the triggers."""
+    rules, highest priority first; the SDK evaluates the triggers. (Requests are answered
+    by the equivalent `hot_routes` entry; this one documents the route.)"""
     decision = await decisions.decide_for(ctx, caller, body)
     # Plain values serialized once: FastAPI would validate and re-encode a model per request.
     return Response(orjson.dumps(decision, option=orjson.OPT_UTC_Z), media_type="application/json")

@@ -3,7 +3,7 @@ their past showings, in a single prebuilt statement. Never commits.
 
 The decision runs at every session start, so its reads are its cost: one round trip
 instead of three, statements built once per dialect instead of per request, and on SQLite
-one hand-off to a plain reader connection (bench/decide.py).
+a plain read-only connection used in place, with no thread hand-off (bench/decide.py).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ async def decision_inputs(
         sql, names, constants = _sqlite_statement(by)
         values = {**constants, "app_id": app_id, "who": who, "since": since.isoformat()}
         args = [values[name] for name in names]
-        raw = await db.run_in_reader(lambda conn: conn.execute(sql, args).fetchone())
+        raw = db.read_now(lambda conn: conn.execute(sql, args).fetchone())
         if raw is None:
             return None
         fields = _sqlite_row(raw)

@@ -17,15 +17,14 @@ from tidings.campaigns.client_schemas import (
     InboxPost,
 )
 from tidings.campaigns.decision_inputs import decision_inputs
+from tidings.campaigns.message_plans import localized
 from tidings.campaigns.models import Campaign
 from tidings.context import AppContext
 from tidings.deliveries import queries as delivery_queries
 from tidings.errors import ValidationFailed
 from tidings.inapp.decide import decide
 from tidings.inapp.model import Budget, Shown, Spec
-from tidings.inapp.policy import CONTROL, schedule, variant
-from tidings.messages.formats import BLOCKING
-from tidings.messages.localize import pick_locale
+from tidings.inapp.policy import schedule, variant
 from tidings.messages.render import render_content, user_variables
 from tidings.profiles.loader import load_profile
 from tidings.profiles.snapshot import Profile
@@ -62,14 +61,6 @@ def user_scope(profile: Profile) -> dict[str, Any]:
 def scope(profile: Profile, c: Campaign, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """What one message's templates may read; `base` is `user_scope(profile)` if known."""
     return {**(base or user_scope(profile)), "campaign": {"id": c.id, "name": c.name}}
-
-
-def localized(c: Campaign, key: str, wanted: str | None) -> tuple[str, dict[str, Any]]:
-    """(locale, content) of variant `key` by the fallback chain."""
-    chosen = next((v for v in c.variants if v["key"] == key), c.variants[0])
-    locale = pick_locale(chosen["content"].keys(), wanted, chosen["default_locale"])
-    content: dict[str, Any] = chosen["content"][locale]
-    return locale, content
 
 
 def _budget_state(b: Budget, shown: list[Shown], session_id: str, now: datetime) -> dict[str, Any]:
@@ -112,62 +103,53 @@ async def decide_for(ctx: AppContext, caller: Caller, body: DecideIn) -> dict[st
         async with ctx.db.read() as s:
             live = await specs.live_set(s, id(ctx.db), caller.app_id)
     profile, shown = found
-    by_id = live.messages
-    spec_list = [live.current(cid, now) for cid in by_id]
-    predicates = live.predicates
-    audience = {
-        sp.campaign_id: predicates[sp.campaign_id](profile, now)
-        for sp in spec_list
-        if schedule(sp, now) is None
-    }
     b = budget_values(caller)
+    return {
+        "user_id": profile.id,
+        "session_id": body.session_id,
+        "messages": decided_messages(live, profile, shown, body.session_id, b, body.locale, now),
+        "budget": _budget_state(b, shown, body.session_id, now),
+        "evaluated_at": now,
+    }
+
+
+def decided_messages(
+    live: specs.Live,
+    profile: Profile,
+    shown: list[Shown],
+    session_id: str,
+    b: Budget,
+    locale: str | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The decision proper (pure): the user's eligible messages of the live set, rendered
+    and localized, highest priority first, as `DecidedMessage` plain values."""
+    predicates = live.predicates
+
+    def in_audience(sp: Spec) -> bool:
+        return predicates[sp.campaign_id](profile, now)
+
     verdicts = decide(
-        spec_list,
-        audience,
+        [live.now(sp, now) for sp in live.order],
+        in_audience,
         user_id=profile.id,
         history=shown,
-        session_id=body.session_id,
+        session_id=session_id,
         budget=b,
         timezone=profile.timezone,
         now=now,
         limit=MAX_MESSAGES,
+        ordered=True,
     )
-    wanted = body.locale or profile.locale
+    wanted = locale or profile.locale
     base = user_scope(profile)
-    messages = []
-    for v in verdicts:
-        c = by_id[v.campaign_id]
-        sp = live.specs[c.id]
-        assert v.variant is not None
-        holdout = v.variant == CONTROL
-        locale, content = localized(c, c.variants[0]["key"] if holdout else v.variant, wanted)
-        trigger = c.trigger
-        messages.append(
-            {
-                "campaign_id": c.id,
-                "variant": v.variant,
-                "occurrence": v.occurrence,
-                "format": sp.format,
-                "priority": sp.priority,
-                "exempt_from_budget": sp.exempt_from_budget,
-                "locale": locale,
-                "trigger": trigger,
-                "display": {
-                    "delay_seconds": int(trigger.get("delay_seconds", 0)),
-                    "only_on_pages": list(trigger.get("only_on_pages", [])),
-                    "blocking": sp.format in BLOCKING,
-                },
-                "content": {} if holdout else render_content(content, scope(profile, c, base)),
-                "holdout": holdout,
-            }
+    plans = live.plans
+    return [
+        plans[v.campaign_id].message(
+            variant=v.variant or "", occurrence=v.occurrence, wanted=wanted, base_scope=base
         )
-    return {
-        "user_id": profile.id,
-        "session_id": body.session_id,
-        "messages": messages,
-        "budget": _budget_state(b, shown, body.session_id, now),
-        "evaluated_at": now,
-    }
+        for v in verdicts
+    ]
 
 
 def _post_visible(sp: Spec, content: dict[str, Any], now: datetime) -> bool:

@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.campaigns import lifecycle, queries
+from tidings.campaigns.message_plans import MessagePlan
 from tidings.campaigns.models import Campaign
+from tidings.inapp.decide import by_priority
 from tidings.inapp.model import Return, Spec
 from tidings.segments.actions import checked_rule
 from tidings.segments.models import Segment
@@ -105,10 +107,19 @@ class Live(NamedTuple):
     # Split once per load, not per decision: messages (by id) and inbox posts.
     messages: dict[int, Campaign]
     posts: list[Campaign]
+    # The messages' specs in the order a decision lists them, and their prepared messages.
+    order: tuple[Spec, ...]
+    plans: dict[int, MessagePlan]
 
     def current(self, campaign_id: int, now: datetime) -> Spec:
         """The campaign's spec with its status as of `now`."""
-        spec = self.specs[campaign_id]
+        return self.now(self.specs[campaign_id], now)
+
+    @staticmethod
+    def now(spec: Spec, now: datetime) -> Spec:
+        """`spec` with its status as of `now`."""
+        if spec.starts_at is None and spec.ends_at is None and spec.status != "scheduled":
+            return spec
         status = lifecycle.effective_status(spec.status, spec.starts_at, spec.ends_at, now)
         return spec if status == spec.status else replace(spec, status=status)
 
@@ -132,16 +143,22 @@ async def live_set(s: AsyncSession, db_key: int, app_id: int) -> Live:
         return fresh
     moment = time.monotonic()
     campaigns = await queries.live_campaigns(s, app_id)
-    found = await predicates(s, db_key, app_id, campaigns)
-    # Stored status here; `Live.current` applies start and end times per decision.
-    specs = {c.id: replace(spec_of(c, _NEVER), status=c.status) for c in campaigns}
-    messages = {c.id: c for c in campaigns if c.format != "post"}
-    posts = [c for c in campaigns if c.format == "post"]
-    live = Live(found, specs, messages, posts)
+    live = assemble(campaigns, await predicates(s, db_key, app_id, campaigns))
     if len(_live) >= _CACHE_MAX:
         _live.clear()
     _live[key] = (moment, live)
     return live
+
+
+def assemble(campaigns: Sequence[Campaign], found: dict[int, Predicate]) -> Live:
+    """The live set of these campaigns (pure): specs, order and prepared messages."""
+    # Stored status here; `Live.current` applies start and end times per decision.
+    specs = {c.id: replace(spec_of(c, _NEVER), status=c.status) for c in campaigns}
+    messages = {c.id: c for c in campaigns if c.format != "post"}
+    posts = [c for c in campaigns if c.format == "post"]
+    order = tuple(by_priority([specs[cid] for cid in messages]))
+    plans = {cid: MessagePlan(c, specs[cid]) for cid, c in messages.items()}
+    return Live(found, specs, messages, posts, order, plans)
 
 
 def forget_live(app_id: int) -> None:

@@ -80,7 +80,15 @@ def budget(
     """The app-wide attention budget over every channel's showings; exempt campaigns pass."""
     if spec.exempt_from_budget:
         return None
+    return spent(everything, session_id, b, now)
+
+
+def spent(everything: Sequence[Shown], session_id: str | None, b: Budget, now: datetime) -> Failure:
+    """Whether the budget is used up for any campaign it applies to (the same answer for
+    every one of them, so a decision asks once)."""
     counted = [s for s in everything if s.displayed_at is not None]
+    if not counted:
+        return None
     if b.max_inapp_per_session is not None and session_id is not None:
         in_session = sum(1 for s in counted if s.channel == "in_app" and s.session_id == session_id)
         if in_session >= b.max_inapp_per_session:

@@ -87,13 +87,18 @@ def render(pieces: Plan, scope: Mapping[str, Any], env: Environment) -> str | No
         segments, has_default, fallback = piece
         value: Any = scope
         for segment in segments:
-            if not isinstance(value, Mapping):
+            # `type is dict` first: the ABC check is slow, and scopes are plain dicts.
+            if type(value) is not dict and not isinstance(value, Mapping):
                 return None
             value = value.get(segment, _MISSING)
             if value is _MISSING:
                 value = env.undefined(segment)
                 break
         else:
+            if type(value) is str and value:
+                # What `default` and stringification leave a non-empty string: itself.
+                parts.append(value)
+                continue
             if not isinstance(value, _SCALARS):
                 return None
         if has_default:

@@ -10,7 +10,7 @@ a template that breaks a limit renders as its fallback (never half-rendered text
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -106,8 +106,11 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}[{i}]")
 
 
+Compiled = tuple[BoundTemplate, fastrender.Plan | None]
+
+
 @lru_cache(maxsize=8192)
-def _compiled(text: str) -> tuple[BoundTemplate, fastrender.Plan | None]:
+def _compiled(text: str) -> Compiled:
     template = _LENIENT.from_string(text)
     return template, fastrender.plan(template)
 
@@ -132,18 +135,24 @@ def check_templates(content: Mapping[str, Any], path: str) -> None:
             raise TemplateProblem(where, f"unknown filter(s) {sorted(filters)}")
 
 
-def render_text(text: str, scope: Mapping[str, Any]) -> str:
-    """One string rendered; a render-time failure (a limit) yields the empty string."""
-    if "{" not in text:
-        return text
+def _render(
+    compiled: tuple[BoundTemplate, fastrender.Plan | None], scope: Mapping[str, Any]
+) -> str:
+    template, pieces = compiled
     try:
-        template, pieces = _compiled(text)
         fast = None if pieces is None else fastrender.render(pieces, scope, _LENIENT)
         out = template.render(**scope) if fast is None else fast
     except LiquidError:
         return ""
     # Liquid stops at the limit itself; the fast path is checked here, to the same end.
     return out if len(out) <= MAX_OUTPUT else ""
+
+
+def render_text(text: str, scope: Mapping[str, Any]) -> str:
+    """One string rendered; a render-time failure (a limit) yields the empty string."""
+    if "{" not in text:
+        return text
+    return _render(_compiled(text), scope)
 
 
 def render_content(content: Any, scope: Mapping[str, Any]) -> Any:
@@ -157,3 +166,52 @@ def render_content(content: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(content, list):
         return [render_content(v, scope) for v in content]
     return content
+
+
+Renderer = Callable[[Mapping[str, Any]], Any]
+
+
+def compile_content(content: Any) -> Renderer:
+    """`render_content` planned once for content rendered many times (each decision):
+    templates are parsed up front, and parts without a template are the content's own
+    objects, shared by every rendering instead of copied. The result must not be mutated."""
+    static, plan = _plan(content)
+    return (lambda _scope: content) if static else plan
+
+
+def _plan(content: Any) -> tuple[bool, Any]:
+    """(True, content) when nothing in it is a template, else (False, renderer)."""
+    if isinstance(content, str):
+        if "{" not in content:
+            return True, content
+        compiled = _compiled(content)
+        return False, lambda scope: _render(compiled, scope)
+    if isinstance(content, Mapping):
+        keyed = [(k, _plan(v)) for k, v in content.items() if k not in _NOT_TEMPLATES]
+        items = [(k, renderer) for k, (static, renderer) in keyed if not static]
+        if not items:
+            return True, content
+        base = dict(content)
+
+        def render_mapping(scope: Mapping[str, Any]) -> dict[str, Any]:
+            out = base.copy()
+            for key, renderer in items:
+                out[key] = renderer(scope)
+            return out
+
+        return False, render_mapping
+    if isinstance(content, list):
+        planned = [_plan(v) for v in content]
+        slots = [(i, renderer) for i, (static, renderer) in enumerate(planned) if not static]
+        if not slots:
+            return True, content
+        listed = list(content)
+
+        def render_list(scope: Mapping[str, Any]) -> list[Any]:
+            out = listed.copy()
+            for i, renderer in slots:
+                out[i] = renderer(scope)
+            return out
+
+        return False, render_list
+    return True, content
