@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,13 +45,15 @@ from tidings.campaigns.decisions import decided_messages  # noqa: E402
 from tidings.campaigns.models import Campaign  # noqa: E402
 from tidings.campaigns.schemas import CampaignIn  # noqa: E402
 from tidings.campaigns.validate import check_shape, check_variants  # noqa: E402
+from tidings.context import AppContext  # noqa: E402
 from tidings.crypto import SecretBox  # noqa: E402
 from tidings.db import Database  # noqa: E402
+from tidings.fastroute import JsonPost  # noqa: E402
 from tidings.inapp.model import Budget, Shown  # noqa: E402
 from tidings.profiles.snapshot import DeviceFacts, EventStat, Profile  # noqa: E402
 from tidings.targeting import check_rule, compile_rule, parse_rule  # noqa: E402
 from tidings.tenancy import actions  # noqa: E402
-from tidings.tenancy.auth import Caller, client_caller  # noqa: E402
+from tidings.tenancy.auth import Caller  # noqa: E402
 
 NOW = datetime.now(UTC)
 PLANS = ["free", "trial", "pro", "team"]
@@ -68,15 +70,15 @@ hello_app = Starlette(routes=[Route("/v1/inapp/decide", hello, methods=["POST"])
 
 def tidings_with_floor() -> Any:
     """The Tidings app plus `POST /bench/floor`: the same middleware, routing, body parsing
-    and write-key check as a decision, answering a constant. What the stack costs alone."""
+    and write-key check as a decision (a `JsonPost` route, as the decision's), answering a
+    constant. What the stack costs alone."""
     app: FastAPI = create_app()
 
-    async def floor(body: DecideIn, caller: Caller = Depends(client_caller)) -> Response:
-        return Response(b'{"messages":[]}', media_type="application/json")
+    async def floor(ctx: AppContext, caller: Caller, body: DecideIn) -> dict[str, Any]:
+        return {"messages": []}
 
-    app.add_api_route("/bench/floor", floor, methods=["POST"])
     # First in line, as the decision route is: routes are matched one by one.
-    app.router.routes.insert(0, app.router.routes.pop())
+    app.router.routes.insert(0, JsonPost("/bench/floor", DecideIn, floor))
     return app
 
 

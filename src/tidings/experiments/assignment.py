@@ -14,10 +14,17 @@ Rules, in order (docs/analytics.md, "Assignment"):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from tidings.targeting import bucketing
 
 CONTROL = "control"
+
+
+@lru_cache(maxsize=65536)
+def _seed(campaign_id: int) -> int:
+    """`bucketing.seed_hash` of the campaign's seed, kept per id (asked per message)."""
+    return bucketing.seed_hash(f"campaign:{campaign_id}")
 
 
 def by_hash(campaign_id: int, user_id: int, arms: Sequence[tuple[str, int]]) -> str:
@@ -25,7 +32,8 @@ def by_hash(campaign_id: int, user_id: int, arms: Sequence[tuple[str, int]]) -> 
     total = sum(w for _, w in arms)
     if total <= 0:
         return arms[0][0]
-    point = bucketing.bucket(f"campaign:{campaign_id}", user_id) * total // bucketing.BUCKETS
+    bucket = bucketing.mix((_seed(campaign_id) ^ user_id) & bucketing.MASK)
+    point = bucket * total // bucketing.BUCKETS
     for key, weight in arms:
         if point < weight:
             return key
@@ -43,11 +51,12 @@ def assign(
     winner: str | None = None,
 ) -> str:
     """A variant key or CONTROL for this user (rules in the module docstring)."""
-    keys = {k for k, _ in variants}
     if stored == CONTROL:
         return CONTROL
-    if winner is not None and winner in keys:
-        return winner
-    if stored is not None and stored in keys:
-        return stored
+    if winner is not None or stored is not None:
+        keys = {k for k, _ in variants}
+        if winner is not None and winner in keys:
+            return winner
+        if stored is not None and stored in keys:
+            return stored
     return by_hash(campaign_id, user_id, [*variants, (CONTROL, control_weight)])

@@ -47,7 +47,11 @@ def _verdict(
 ) -> Verdict:
     """`verdict` with the user's own showings and the budget's answer already known."""
     # A logged holdout exposure is never displayed: it takes no occurrence number.
-    occurrence = 1 + max((s.occurrence for s in mine if s.displayed_at is not None), default=0)
+    occurrence = (
+        1 + max((s.occurrence for s in mine if s.displayed_at is not None), default=0)
+        if mine
+        else 1
+    )
     failure = policy.schedule(spec, now)
     if failure is None and not in_audience:
         failure = ("audience", "the user is not in the audience")

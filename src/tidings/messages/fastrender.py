@@ -92,7 +92,9 @@ def render(pieces: Plan, scope: Mapping[str, Any], env: Environment) -> str | No
                 return None
             value = value.get(segment, _MISSING)
             if value is _MISSING:
-                value = env.undefined(segment)
+                # `default` gives an undefined value its fallback as it is.
+                value = fallback if has_default else env.undefined(segment)
+                parts.append(to_liquid_string(value, autoescape=False))
                 break
         else:
             if type(value) is str and value:
@@ -101,7 +103,7 @@ def render(pieces: Plan, scope: Mapping[str, Any], env: Environment) -> str | No
                 continue
             if not isinstance(value, _SCALARS):
                 return None
-        if has_default:
-            value = liquid_default(value, fallback)
-        parts.append(to_liquid_string(value, autoescape=False))
+            if has_default:
+                value = liquid_default(value, fallback)
+            parts.append(to_liquid_string(value, autoescape=False))
     return "".join(parts)
