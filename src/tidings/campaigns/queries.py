@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tidings.campaigns.models import Campaign
+from tidings.segments.models import Segment
 
 
 async def get_campaign(s: AsyncSession, app_id: int, campaign_id: int) -> Campaign | None:
@@ -35,3 +36,21 @@ async def live_campaigns(s: AsyncSession, app_id: int) -> list[Campaign]:
         )
     )
     return list(rows.scalars())
+
+
+async def live_stamp(s: AsyncSession, app_id: int) -> tuple[object, ...]:
+    """What changes whenever the app's live set may have: its in-app campaigns' count and
+    latest change, and its segments' (audiences may name them). Every change to either
+    sets `updated_at`; a campaign leaving the live set changes the count."""
+    live = sa.and_(Campaign.status.in_(("active", "scheduled")), Campaign.channel == "in_app")
+    campaigns = sa.select(
+        sa.func.count(Campaign.id).filter(live),
+        sa.func.count(Campaign.id),
+        sa.func.max(Campaign.updated_at),
+    ).where(Campaign.app_id == app_id)
+    segments = sa.select(sa.func.count(Segment.id), sa.func.max(Segment.updated_at)).where(
+        Segment.app_id == app_id
+    )
+    first = (await s.execute(campaigns)).one()
+    second = (await s.execute(segments)).one()
+    return (*first, *second)

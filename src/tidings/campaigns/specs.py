@@ -124,29 +124,42 @@ class Live(NamedTuple):
         return spec if status == spec.status else replace(spec, status=status)
 
 
-_live: dict[tuple[int, int], tuple[float, Live]] = {}
+class _Cached(NamedTuple):
+    checked: float  # monotonic time of the last load or stamp check
+    stamp: tuple[object, ...]
+    live: Live
+
+
+_live: dict[tuple[int, int], _Cached] = {}
 
 
 def cached_live(db_key: int, app_id: int) -> Live | None:
     """The app's live campaigns if the cache holds them fresh (no database needed)."""
     cached = _live.get((db_key, app_id))
-    if cached is not None and time.monotonic() - cached[0] < LIVE_TTL:
-        return cached[1]
+    if cached is not None and time.monotonic() - cached.checked < LIVE_TTL:
+        return cached.live
     return None
 
 
 async def live_set(s: AsyncSession, db_key: int, app_id: int) -> Live:
-    """The app's live campaigns, from the cache when fresh."""
+    """The app's live campaigns, from the cache when fresh. Past LIVE_TTL a small query
+    (`queries.live_stamp`) says whether anything changed; only then is the set loaded
+    again: a load of hundreds of campaigns holds the event loop for tens of
+    milliseconds, which every request in flight would wait out (bench/decide.py p99)."""
     key = (db_key, app_id)
-    fresh = cached_live(db_key, app_id)
-    if fresh is not None:
-        return fresh
+    cached = _live.get(key)
     moment = time.monotonic()
+    if cached is not None and moment - cached.checked < LIVE_TTL:
+        return cached.live
+    stamp = await queries.live_stamp(s, app_id)
+    if cached is not None and cached.stamp == stamp:
+        _live[key] = cached._replace(checked=moment)
+        return cached.live
     campaigns = await queries.live_campaigns(s, app_id)
     live = assemble(campaigns, await predicates(s, db_key, app_id, campaigns))
     if len(_live) >= _CACHE_MAX:
         _live.clear()
-    _live[key] = (moment, live)
+    _live[key] = _Cached(moment, stamp, live)
     return live
 
 
