@@ -96,24 +96,26 @@ def _sqlite_statement(by: By) -> tuple[str, tuple[str, ...], dict[str, Any]]:
     return str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params)
 
 
-def _decoder(type_: Any) -> Callable[[Any], Any]:
+def _decoder(type_: Any) -> Callable[[Any], Any] | None:
+    """How a users column comes back from the plain driver; None: as it is."""
     if isinstance(type_, UTCDateTime):
         return lambda v: None if v is None else moment(v)
     if isinstance(type_, sa.JSON):
         return lambda v: orjson.loads(v) if isinstance(v, str | bytes) else v
-    return lambda v: v
+    return None
 
 
-# What SQLAlchemy would do to each column of a users row, done without it.
-_USER_COLUMNS = [(c.name, _decoder(c.type)) for c in _users.c]
-_JSON_COLUMNS = ("daily_json", "stats_json", "devices_json", "history_json")
+# What SQLAlchemy would do to each column of a users row, done without it: the columns
+# in order, then the ones that need decoding.
+_USER_NAMES = tuple(c.name for c in _users.c)
+_DECODED = [(c.name, d) for c in _users.c if (d := _decoder(c.type)) is not None]
+_NAMES = (*_USER_NAMES, "daily_json", "stats_json", "devices_json", "history_json")
 
 
 def _sqlite_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    fields = {
-        name: decode(value) for (name, decode), value in zip(_USER_COLUMNS, row, strict=False)
-    }
-    fields.update(zip(_JSON_COLUMNS, row[len(_USER_COLUMNS) :], strict=True))
+    fields = dict(zip(_NAMES, row, strict=True))
+    for name, decode in _DECODED:
+        fields[name] = decode(fields[name])
     return fields
 
 

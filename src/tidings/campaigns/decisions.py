@@ -142,11 +142,11 @@ def decided_messages(
         ordered=True,
     )
     wanted = locale or profile.locale
-    base = user_scope(profile)
+    scope = user_scope(profile)
     plans = live.plans
     return [
         plans[v.campaign_id].message(
-            variant=v.variant or "", occurrence=v.occurrence, wanted=wanted, base_scope=base
+            variant=v.variant or "", occurrence=v.occurrence, wanted=wanted, scope=scope
         )
         for v in verdicts
     ]

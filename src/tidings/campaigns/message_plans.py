@@ -7,7 +7,6 @@ worked out here once instead of per message per decision (bench/decide.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from tidings.campaigns.models import Campaign
@@ -29,10 +28,13 @@ class MessagePlan:
     """One campaign's message: its fixed fields, and per (variant, wanted locale) the
     locale chosen and its content's compiled templates."""
 
-    __slots__ = ("_content", "campaign", "campaign_scope", "fields")
+    __slots__ = ("_content", "campaign", "campaign_id", "campaign_scope", "fields", "first_key")
 
     def __init__(self, c: Campaign, spec: Spec) -> None:
         self.campaign = c
+        # Read once: ORM attribute access costs more than a plain one, per message.
+        self.campaign_id = c.id
+        self.first_key: str = c.variants[0]["key"]
         trigger = c.trigger
         self.fields: dict[str, Any] = {
             "format": spec.format,
@@ -62,19 +64,21 @@ class MessagePlan:
         variant: str,
         occurrence: int,
         wanted: str | None,
-        base_scope: Mapping[str, Any],
+        scope: dict[str, Any],
     ) -> dict[str, Any]:
         """The decided message (a `DecidedMessage` as plain values) for one user; the
-        holdout (`control`) gets no content."""
+        holdout (`control`) gets no content. `scope` is the user's template scope, shared
+        by the messages of one decision: its `campaign` is set to this campaign's."""
         holdout = variant == "control"
-        key = self.campaign.variants[0]["key"] if holdout else variant
-        locale, render = self.content(key, wanted)
+        locale, render = self.content(self.first_key if holdout else variant, wanted)
+        if not holdout:
+            scope["campaign"] = self.campaign_scope
         return {
-            "campaign_id": self.campaign.id,
+            "campaign_id": self.campaign_id,
             "variant": variant,
             "occurrence": occurrence,
             **self.fields,
             "locale": locale,
-            "content": {} if holdout else render({**base_scope, "campaign": self.campaign_scope}),
+            "content": {} if holdout else render(scope),
             "holdout": holdout,
         }

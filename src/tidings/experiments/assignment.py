@@ -29,7 +29,10 @@ def _seed(campaign_id: int) -> int:
 
 def by_hash(campaign_id: int, user_id: int, arms: Sequence[tuple[str, int]]) -> str:
     """The arm whose slice of the cumulative weights holds the user's bucket."""
-    total = sum(w for _, w in arms)
+    return _pick(campaign_id, user_id, arms, sum(w for _, w in arms))
+
+
+def _pick(campaign_id: int, user_id: int, arms: Sequence[tuple[str, int]], total: int) -> str:
     if total <= 0:
         return arms[0][0]
     bucket = bucketing.mix((_seed(campaign_id) ^ user_id) & bucketing.MASK)
@@ -39,6 +42,15 @@ def by_hash(campaign_id: int, user_id: int, arms: Sequence[tuple[str, int]]) -> 
             return key
         point -= weight
     return arms[-1][0]
+
+
+@lru_cache(maxsize=65536)
+def _with_control(
+    variants: tuple[tuple[str, int], ...], control_weight: int
+) -> tuple[tuple[tuple[str, int], ...], int]:
+    """The arms with the holdout last, and their total weight (asked per message)."""
+    arms = (*variants, (CONTROL, control_weight))
+    return arms, sum(w for _, w in arms)
 
 
 def assign(
@@ -59,4 +71,6 @@ def assign(
             return winner
         if stored is not None and stored in keys:
             return stored
+    if isinstance(variants, tuple):
+        return _pick(campaign_id, user_id, *_with_control(variants, control_weight))
     return by_hash(campaign_id, user_id, [*variants, (CONTROL, control_weight)])

@@ -97,9 +97,14 @@ def render(pieces: Plan, scope: Mapping[str, Any], env: Environment) -> str | No
                 parts.append(to_liquid_string(value, autoescape=False))
                 break
         else:
-            if type(value) is str and value:
+            kind = type(value)
+            if kind is str and value:
                 # What `default` and stringification leave a non-empty string: itself.
                 parts.append(value)
+                continue
+            if kind is int:
+                # Liquid's `default` keeps every number (0 too); it prints as Python does.
+                parts.append(str(value))
                 continue
             if not isinstance(value, _SCALARS):
                 return None
