@@ -3,7 +3,8 @@ a raw write) changed a campaign or a segment, seen within LIVE_TTL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -63,3 +64,30 @@ def test_reloaded_only_when_something_changed(
     )
     assert r.status_code == 201, r.text
     assert live.call(live_set) is not reloaded
+
+
+def test_decisions_answer_from_the_stale_set_while_it_reloads(
+    client: httpx.Client,
+    tenant: Tenant,
+    sql: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    identify(client, tenant, "ana")
+    first = launch(client, tenant, {"format": "modal", "title": "One", "buttons": [OK]})
+    second = launch(client, tenant, {"format": "banner", "body": "Two"}, name="two")
+
+    def shown() -> set[int]:
+        return {m["campaign_id"] for m in decide(client, tenant, "ana")["messages"]}
+
+    assert shown() == {first, second}
+    monkeypatch.setattr(specs, "LIVE_TTL", 0.0)
+    with sql.begin() as c:
+        c.execute(
+            sa.text("UPDATE campaigns SET status = 'paused', updated_at = :t WHERE id = :id"),
+            {"id": second, "t": datetime.now(UTC) + timedelta(seconds=1)},
+        )
+    # The background reload lands within a few decisions; none waits for it.
+    deadline = time.monotonic() + 10
+    while shown() != {first}:
+        assert time.monotonic() < deadline, "the paused campaign was never dropped"
+        time.sleep(0.02)

@@ -98,10 +98,7 @@ async def decide_for(ctx: AppContext, caller: Caller, body: DecideIn) -> dict[st
             "budget": None,
             "evaluated_at": now,
         }
-    live = specs.cached_live(id(ctx.db), caller.app_id)
-    if live is None:
-        async with ctx.db.read() as s:
-            live = await specs.live_set(s, id(ctx.db), caller.app_id)
+    live = await specs.live_for(ctx.db, caller.app_id)
     profile, shown = found
     b = budget_values(caller)
     return {

@@ -6,6 +6,7 @@ edit therefore reaches every campaign using it on the next decision.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tidings.campaigns import lifecycle, queries
 from tidings.campaigns.message_plans import MessagePlan
 from tidings.campaigns.models import Campaign
+from tidings.db import Database
 from tidings.inapp.decide import by_priority
 from tidings.inapp.model import Return, Spec
+from tidings.refreshes import Refreshes
 from tidings.segments.actions import checked_rule
 from tidings.segments.models import Segment
 from tidings.targeting import Predicate, compile_rule
 
+log = logging.getLogger("tidings.campaigns")
 _CACHE_MAX = 10_000
 _NEVER = datetime.min.replace(tzinfo=UTC)
 # Keyed by database too: ids are per database (tests run two in one process).
@@ -131,14 +135,34 @@ class _Cached(NamedTuple):
 
 
 _live: dict[tuple[int, int], _Cached] = {}
+# Bumped by `forget_live`: loads that began before a change do not store what they read.
+_generations: dict[int, int] = {}
 
 
-def cached_live(db_key: int, app_id: int) -> Live | None:
-    """The app's live campaigns if the cache holds them fresh (no database needed)."""
-    cached = _live.get((db_key, app_id))
-    if cached is not None and time.monotonic() - cached.checked < LIVE_TTL:
-        return cached.live
-    return None
+_refreshes: Refreshes[tuple[int, int]] = Refreshes()
+
+
+async def live_for(db: Database, app_id: int) -> Live:
+    """The app's live campaigns for a decision. Past LIVE_TTL the cached set still
+    answers while one background task checks and reloads it."""
+    key = (id(db), app_id)
+    cached = _live.get(key)
+    if cached is None:
+        async with db.read() as s:
+            return await live_set(s, id(db), app_id)
+    if time.monotonic() - cached.checked >= LIVE_TTL:
+        _refreshes.start(key, lambda: _refresh(db, app_id))
+    return cached.live
+
+
+async def _refresh(db: Database, app_id: int) -> None:
+    try:
+        async with db.read() as s:
+            await live_set(s, id(db), app_id)
+    except Exception:
+        # The next decision loads it itself, and meets the error in its own request.
+        log.exception("could not reload the live campaigns", extra={"app_id": app_id})
+        _live.pop((id(db), app_id), None)
 
 
 async def live_set(s: AsyncSession, db_key: int, app_id: int) -> Live:
@@ -151,15 +175,19 @@ async def live_set(s: AsyncSession, db_key: int, app_id: int) -> Live:
     moment = time.monotonic()
     if cached is not None and moment - cached.checked < LIVE_TTL:
         return cached.live
+    # A change made meanwhile in this process (`forget_live`) wins over what this read.
+    generation = _generations.get(app_id, 0)
     stamp = await queries.live_stamp(s, app_id)
     if cached is not None and cached.stamp == stamp:
-        _live[key] = cached._replace(checked=moment)
+        if _generations.get(app_id, 0) == generation and _live.get(key) is cached:
+            _live[key] = cached._replace(checked=moment)
         return cached.live
     campaigns = await queries.live_campaigns(s, app_id)
     live = assemble(campaigns, await predicates(s, db_key, app_id, campaigns))
-    if len(_live) >= _CACHE_MAX:
-        _live.clear()
-    _live[key] = _Cached(moment, stamp, live)
+    if _generations.get(app_id, 0) == generation:
+        if len(_live) >= _CACHE_MAX:
+            _live.clear()
+        _live[key] = _Cached(moment, stamp, live)
     return live
 
 
@@ -175,6 +203,8 @@ def assemble(campaigns: Sequence[Campaign], found: dict[int, Predicate]) -> Live
 
 
 def forget_live(app_id: int) -> None:
-    """Drop the app's cached live set (after a change in this process)."""
+    """Drop the app's cached live set (after a change in this process); a load already
+    under way keeps what it read to itself."""
+    _generations[app_id] = _generations.get(app_id, 0) + 1
     for key in [k for k in _live if k[1] == app_id]:
         del _live[key]

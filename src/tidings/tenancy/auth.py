@@ -15,6 +15,7 @@ from fastapi import Request
 
 from tidings.db import Database
 from tidings.errors import Forbidden, Unauthorized
+from tidings.refreshes import Refreshes
 from tidings.tenancy import keys, queries
 
 KeyKind = Literal["write", "server"]
@@ -52,23 +53,49 @@ _write_keys: dict[str, tuple[float, Caller]] = {}
 
 
 def forget_cached_callers() -> None:
-    """Drop cached write-key callers (after changing an app's settings in this process)."""
+    """Drop cached write-key callers (after changing an app's settings in this process);
+    a read already under way does not store what it found."""
+    global _generation
+    _generation += 1
     _write_keys.clear()
+
+
+_generation = 0
 
 
 async def authenticate(db: Database, token: str) -> Caller:
     """Resolve a key to its caller, or raise 401 for an unknown or revoked key."""
     if token.startswith(keys.WRITE_KEY_PREFIX):
         cached = _write_keys.get(token)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < WRITE_KEY_TTL:
-            return cached[1]
-        caller = await _authenticate(db, token)
+        if cached is None:
+            return await _remember(db, token)
+        # Past the TTL the cached caller still answers while one task reads it again.
+        if time.monotonic() - cached[0] >= WRITE_KEY_TTL:
+            _refreshes.start(token, lambda: _refresh(db, token))
+        return cached[1]
+    return await _authenticate(db, token)
+
+
+_refreshes: Refreshes[str] = Refreshes()
+
+
+async def _remember(db: Database, token: str) -> Caller:
+    now = time.monotonic()
+    generation = _generation
+    caller = await _authenticate(db, token)
+    if generation == _generation:
         if len(_write_keys) >= _WRITE_KEY_CACHE_MAX:
             _write_keys.clear()
         _write_keys[token] = (now, caller)
-        return caller
-    return await _authenticate(db, token)
+    return caller
+
+
+async def _refresh(db: Database, token: str) -> None:
+    try:
+        await _remember(db, token)
+    except Exception:
+        # The next request reads the key itself and answers its own error (401, 503).
+        _write_keys.pop(token, None)
 
 
 async def _authenticate(db: Database, token: str) -> Caller:
