@@ -7,10 +7,12 @@ request in flight to reload it itself when the TTL ran out, they would all stall
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+log = logging.getLogger("tidings.refreshes")
 
 
 class Refreshes(Generic[K]):
@@ -28,6 +30,9 @@ class Refreshes(Generic[K]):
     async def _run(self, key: K, reload: Callable[[], Coroutine[Any, Any, None]]) -> None:
         try:
             await reload()
+        except Exception:
+            # Nothing awaits this task: an error the reload did not handle ends here.
+            log.exception("background reload failed", extra={"key": repr(key)})
         finally:
             if self._tasks.get(key) is asyncio.current_task():
                 del self._tasks[key]

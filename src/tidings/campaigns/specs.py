@@ -97,7 +97,8 @@ async def predicates(
 
 # The app's live campaigns, their predicates and specs, kept briefly per process: the
 # decision hot path then reads only the user. Changes made in this process drop the entry
-# at once; changes made by other nodes (or a segment edit) are seen within LIVE_TTL.
+# at once; changes made by other nodes (or a segment edit) are seen within LIVE_TTL plus
+# one background check (`live_for`).
 LIVE_TTL = 2.0
 
 
@@ -137,8 +138,6 @@ class _Cached(NamedTuple):
 _live: dict[tuple[int, int], _Cached] = {}
 # Bumped by `forget_live`: loads that began before a change do not store what they read.
 _generations: dict[int, int] = {}
-
-
 _refreshes: Refreshes[tuple[int, int]] = Refreshes()
 
 

@@ -45,11 +45,15 @@ def _bearer(request: Request) -> str:
 
 # Write keys are public and never revoked, and every SDK request carries one: their
 # callers are kept briefly so ingestion does not pay a database read per request (which
-# measured as the largest cost under load). App settings changes reach them within TTL.
+# measured as the largest cost under load). App settings changes made on another node
+# reach them within TTL plus one background read; made here, at once.
 # Server keys are not cached, so a revocation takes effect on the next request.
 WRITE_KEY_TTL = 5.0
 _WRITE_KEY_CACHE_MAX = 10_000
 _write_keys: dict[str, tuple[float, Caller]] = {}
+# Bumped by `forget_cached_callers`: reads that began before a change do not store theirs.
+_generation = 0
+_refreshes: Refreshes[str] = Refreshes()
 
 
 def forget_cached_callers() -> None:
@@ -58,9 +62,6 @@ def forget_cached_callers() -> None:
     global _generation
     _generation += 1
     _write_keys.clear()
-
-
-_generation = 0
 
 
 async def authenticate(db: Database, token: str) -> Caller:
@@ -74,9 +75,6 @@ async def authenticate(db: Database, token: str) -> Caller:
             _refreshes.start(token, lambda: _refresh(db, token))
         return cached[1]
     return await _authenticate(db, token)
-
-
-_refreshes: Refreshes[str] = Refreshes()
 
 
 async def _remember(db: Database, token: str) -> Caller:
